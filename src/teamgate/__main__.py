@@ -1,0 +1,3 @@
+from teamgate.cli import main
+
+main()

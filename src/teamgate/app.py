@@ -1,0 +1,56 @@
+"""The ASGI application: create_app(settings). Nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from teamgate import __version__, errors
+from teamgate.auth.routes import router as auth_router
+from teamgate.config import Settings
+from teamgate.context import AppContext
+from teamgate.db import Database
+from teamgate.http import EdgeMiddleware, json_response
+from teamgate.invitations.routes import router as invitations_router
+from teamgate.ratelimit import Limits
+from teamgate.team.routes import router as team_router
+from teamgate.web.pages import router as pages_router
+
+DESCRIPTION = """Who is in a workspace, with which role, and who is invited.
+
+Wire-compatible with Akto's User Management API. Authenticate with `X-API-KEY: <key>` or the
+session cookie set by `/api/login`. Every error is `{"error": "...", "actionErrors": ["..."]}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    ctx = AppContext(
+        settings=settings,
+        db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size),
+        limits=Limits(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await ctx.db.dispose()
+
+    app = FastAPI(title="teamgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.ctx = ctx
+    errors.install(app)
+    app.add_middleware(EdgeMiddleware)
+    for router in (team_router, invitations_router, auth_router, pages_router):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> Response:
+        async with ctx.db.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return json_response({"status": "ok"})
+
+    return app

@@ -1,0 +1,224 @@
+"""Sessions, logins and API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from teamgate import audit
+from teamgate.auth.caller import Credential, resolve
+from teamgate.context import AppContext
+from teamgate.db import Database, now
+from teamgate.emails import InvalidEmail, canonical_email
+from teamgate.errors import AppError, Unauthorized
+from teamgate.models import api_keys, memberships, sessions, users
+from teamgate.roles import Action
+from teamgate.security import (
+    hash_password,
+    needs_rehash,
+    new_api_key,
+    new_token,
+    token_hash,
+    verify_password,
+)
+
+BAD_LOGIN = "Invalid email or password"
+API_KEY_NOT_FOUND = "API key not found"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    token: str
+    user_id: int
+    account_id: int
+
+
+async def create_session(
+    conn: AsyncConnection, user_id: int, account_id: int, ttl: int
+) -> NewSession:
+    """A new random session id (never reused across logins); only its hash is stored."""
+    token = new_token()
+    at = now()
+    await conn.execute(
+        insert(sessions).values(
+            id_hash=token_hash(token),
+            user_id=user_id,
+            account_id=account_id,
+            created_at=at,
+            expires_at=at + ttl,
+        )
+    )
+    return NewSession(token, user_id, account_id)
+
+
+async def create_api_key(
+    conn: AsyncConnection, account_id: int, user_id: int, name: str
+) -> dict[str, Any]:
+    key = new_api_key()
+    at = now()
+    prefix = key[:8]
+    result = await conn.execute(
+        insert(api_keys)
+        .values(
+            account_id=account_id,
+            user_id=user_id,
+            name=name,
+            key_hash=token_hash(key),
+            prefix=prefix,
+            created_at=at,
+        )
+        .returning(api_keys.c.id)
+    )
+    return {
+        "id": result.scalar_one(),
+        "name": name,
+        "key": key,
+        "keyPrefix": prefix,
+        "createdAt": at,
+    }
+
+
+async def login(
+    ctx: AppContext, data: dict[str, Any], client: str, request_id: str | None
+) -> NewSession:
+    limits = ctx.limits
+    raw_email = data.get("email")
+    email_key = raw_email.strip().lower() if isinstance(raw_email, str) else ""
+    await limits.ensure_allowed(limits.login_per_client, "login-client", client)
+    if email_key:
+        await limits.ensure_allowed(limits.login_per_email, "login-email", email_key)
+    try:
+        email = canonical_email(raw_email)
+    except InvalidEmail:
+        email = None
+    async with ctx.db.read() as conn:
+        row = None
+        if email is not None:
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.password_hash).where(users.c.email == email)
+                )
+            ).first()
+        stored_hash = row[1] if row else None
+        ok = await verify_password(stored_hash, data.get("password"))
+        account_id = None
+        if ok and row is not None:
+            account_id = (
+                await conn.execute(
+                    select(memberships.c.account_id)
+                    .where(memberships.c.user_id == row[0])
+                    .order_by(memberships.c.id)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+    async with ctx.db.write() as conn:
+        if not ok or row is None or account_id is None:
+            await audit.record(
+                conn, "login", outcome="failure", target=email, request_id=request_id
+            )
+            await limits.spend(limits.login_per_client, "login-client", client)
+            if email_key:
+                await limits.spend(limits.login_per_email, "login-email", email_key)
+            failed = True
+        else:
+            failed = False
+            if stored_hash and needs_rehash(stored_hash):
+                await conn.execute(
+                    update(users)
+                    .where(users.c.id == row[0])
+                    .values(password_hash=await hash_password(data["password"]))
+                )
+            session = await create_session(
+                conn, row[0], account_id, ctx.settings.session_ttl_seconds
+            )
+            await audit.record(
+                conn,
+                "login",
+                account_id=account_id,
+                actor_user_id=row[0],
+                target=email,
+                request_id=request_id,
+            )
+    if failed:
+        raise Unauthorized(BAD_LOGIN)
+    return session
+
+
+async def logout(db: Database, session_token: str | None) -> None:
+    if not session_token:
+        return
+    async with db.write() as conn:
+        await conn.execute(delete(sessions).where(sessions.c.id_hash == token_hash(session_token)))
+
+
+async def add_api_key(
+    db: Database, cred: Credential, name_value: object, request_id: str | None
+) -> dict[str, Any]:
+    async with db.write() as conn:
+        caller = await resolve(conn, cred)
+        caller.require(Action.OWN_KEYS)
+        caller.require_session()
+        if name_value is None:
+            name = "API key"
+        elif (
+            not isinstance(name_value, str)
+            or not name_value.strip()
+            or len(name_value.strip()) > 100
+        ):
+            raise AppError("name must be a string of 1 to 100 characters")
+        else:
+            name = name_value.strip()
+        created = await create_api_key(conn, caller.account_id, caller.user_id, name)
+        await audit.record(
+            conn,
+            "api_key.create",
+            account_id=caller.account_id,
+            actor_user_id=caller.user_id,
+            target=name,
+            request_id=request_id,
+        )
+    return created
+
+
+async def list_api_keys(db: Database, cred: Credential) -> list[dict[str, Any]]:
+    async with db.read() as conn:
+        caller = await resolve(conn, cred)
+        caller.require(Action.OWN_KEYS)
+        caller.require_session()
+        rows = await conn.execute(
+            select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.created_at)
+            .where(api_keys.c.account_id == caller.account_id, api_keys.c.user_id == caller.user_id)
+            .order_by(api_keys.c.id)
+        )
+        return [{"id": i, "name": n, "keyPrefix": p, "createdAt": c} for i, n, p, c in rows]
+
+
+async def delete_api_key(
+    db: Database, cred: Credential, key_id: object, request_id: str | None
+) -> None:
+    if not isinstance(key_id, int) or isinstance(key_id, bool) or not 0 < key_id < 2**31:
+        raise AppError("apiTokenId must be an integer")
+    async with db.write() as conn:
+        caller = await resolve(conn, cred)
+        caller.require(Action.OWN_KEYS)
+        caller.require_session()
+        result = await conn.execute(
+            delete(api_keys).where(
+                api_keys.c.id == key_id,
+                api_keys.c.account_id == caller.account_id,
+                api_keys.c.user_id == caller.user_id,
+            )
+        )
+        if not result.rowcount:
+            raise AppError(API_KEY_NOT_FOUND)
+        await audit.record(
+            conn,
+            "api_key.delete",
+            account_id=caller.account_id,
+            actor_user_id=caller.user_id,
+            target=str(key_id),
+            request_id=request_id,
+        )

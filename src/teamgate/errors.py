@@ -1,0 +1,113 @@
+"""Domain errors and the one place that renders them (and anything unexpected) as JSON."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("teamgate")
+
+STORAGE_RETRY_AFTER_SECONDS = 5
+
+
+class AppError(Exception):
+    """An error a client caused or may see: a status and one exact message."""
+
+    status = 400
+
+    def __init__(
+        self, message: str, status: int | None = None, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class Unauthorized(AppError):
+    status = 401
+
+    def __init__(self, message: str = "Unauthorized") -> None:
+        super().__init__(message)
+
+
+class Forbidden(AppError):
+    status = 403
+
+    @classmethod
+    def for_role(cls, role: str) -> Forbidden:
+        return cls(f"The role '{role}' does not have access.")
+
+
+class RateLimited(AppError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "Too many requests, try again later", headers={"Retry-After": str(retry_after)}
+        )
+
+
+def error_response(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps({"error": message, "actionErrors": [message]})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _storage_unavailable() -> Response:
+    return error_response(
+        "Storage is unavailable, try again shortly",
+        503,
+        {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _app_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc.message, exc.status, exc.headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "Not found", 405: "Method not allowed"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    return error_response(message, exc.status_code, dict(exc.headers or {}))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = f"Invalid request: {where} {first.get('msg', '')}".strip()
+    return error_response(message, 400)
+
+
+def _is_storage_failure(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    if _is_storage_failure(exc) or isinstance(exc, OSError):
+        log.warning("storage unavailable: %s", type(exc).__name__)
+        return _storage_unavailable()
+    log.exception("unexpected error")
+    return error_response("Internal server error", 500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _unexpected)
+    app.add_exception_handler(PoolTimeout, _unexpected)
+    app.add_exception_handler(OSError, _unexpected)
+    app.add_exception_handler(Exception, _unexpected)

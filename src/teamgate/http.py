@@ -1,0 +1,128 @@
+"""Request bodies and responses at the edge: size, content type, JSON, client address."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from teamgate.errors import AppError
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_MEDIA_TYPE = "application/json"
+
+
+def is_json_content_type(value: str | None) -> bool:
+    return bool(value) and value.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE  # type: ignore[union-attr]
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body counts as ``{}``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if not declared.isdigit():
+            raise AppError("Invalid Content-Length header", 400)
+        raise AppError("Request body is larger than 1 MiB", 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise AppError("Request body is larger than 1 MiB", 413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        return {}
+    if not is_json_content_type(request.headers.get("content-type")):
+        raise AppError("Content-Type must be application/json", 415)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise AppError("Malformed JSON in request body", 400) from None
+    if not isinstance(data, dict):
+        raise AppError("Request body must be a JSON object", 400)
+    return data
+
+
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status, headers, media_type=JSON_MEDIA_TYPE)
+
+
+def text_field(
+    data: dict[str, Any], name: str, *, required: bool = True, max_len: int = 200
+) -> str | None:
+    """A string field, stripped; a clear 400 for a wrong type, a missing or an overlong value."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise AppError(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise AppError(f"{name} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise AppError(f"{name} is required")
+    if len(value) > max_len:
+        raise AppError(f"{name} must be at most {max_len} characters")
+    return value
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` for a route that parses its body itself (see json_object)."""
+    return {
+        "requestBody": {
+            "content": {JSON_MEDIA_TYPE: {"schema": model.model_json_schema()}},
+            "required": False,
+        }
+    }
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str:
+    """The peer address, or the nearest untrusted X-Forwarded-For hop behind a trusted proxy."""
+    peer = request.client.host if request.client else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if hop not in trusted_proxies:
+            return hop
+    return peer
+
+
+class EdgeMiddleware:
+    """Request id and security headers on every response (pure ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        is_api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if is_api:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

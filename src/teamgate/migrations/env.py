@@ -1,0 +1,20 @@
+"""Alembic environment: runs on the connection handed over by ``teamgate.migrate``."""
+
+from alembic import context
+from sqlalchemy import text
+
+from teamgate.models import metadata
+
+MIGRATION_LOCK_ID = 7_421_905_113  # any constant; serialises concurrent upgrades on PostgreSQL
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
+    context.run_migrations()

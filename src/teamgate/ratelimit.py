@@ -1,0 +1,47 @@
+"""Rate limits on failures (logins, acceptances) and on invitations, via the `limits` library.
+
+Storage is in memory by default; point ``TEAMGATE_RATE_LIMIT_STORAGE`` at Redis
+(``redis://host:6379``) so that several server processes share one budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from teamgate.config import Settings
+from teamgate.errors import RateLimited
+
+
+def _storage_uri(uri: str) -> str:
+    """`limits` names its asyncio storages ``async+<scheme>://``; accept the plain form too."""
+    return uri if uri.startswith("async+") else "async+" + uri
+
+
+class Limits:
+    def __init__(self, settings: Settings) -> None:
+        self.storage = storage_from_string(_storage_uri(settings.rate_limit_storage))
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.login_per_email = parse(settings.rate_limit_login_per_email)
+        self.login_per_client = parse(settings.rate_limit_login_per_client)
+        self.accept_per_client = parse(settings.rate_limit_accept_per_client)
+        self.invite_per_account = parse(settings.rate_limit_invite_per_account)
+
+    async def ensure_allowed(self, item: RateLimitItem, *key: str) -> None:
+        """Raise 429 when the budget for ``key`` is spent (counting nothing)."""
+        if not await self.limiter.test(item, *key):
+            stats = await self.limiter.get_window_stats(item, *key)
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def spend(self, item: RateLimitItem, *key: str) -> None:
+        await self.limiter.hit(item, *key)
+
+    async def take(self, item: RateLimitItem, *key: str) -> None:
+        """Count one use, or raise 429 when the budget is already spent."""
+        if not await self.limiter.hit(item, *key):
+            stats = await self.limiter.get_window_stats(item, *key)
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))

@@ -1,0 +1,107 @@
+"""Request and response shapes for the OpenAPI document (the handlers parse bodies themselves,
+so that every bad input maps to the contract's exact message and status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Empty(_Doc):
+    """No request parameters required."""
+
+
+class ErrorBody(BaseModel):
+    error: str
+    actionErrors: list[str]
+
+
+class TeamEntry(_Doc):
+    id: int = Field(json_schema_extra={"format": "int32"})
+    login: str
+    name: str
+    role: str = Field(description="User role in the account, or 'Invitation sent for <ROLE>'")
+    isInvitation: bool | None = Field(default=None, description="Present and true on invitations")
+    expiresAt: int | None = Field(default=None, description="Invitations: expiry, epoch seconds")
+
+
+class InviteRequest(_Doc):
+    inviteeEmail: str
+    inviteeRole: str = Field(
+        description="ADMIN, MEMBER, DEVELOPER, VIEWER (or GUEST), or a custom role"
+    )
+    inviteeName: str | None = None
+    websiteHostName: str | None = Field(
+        default=None, description="One of the server's public origins"
+    )
+
+
+class InviteResponse(BaseModel):
+    finalInviteCode: str
+    inviteeRole: str
+
+
+class EmailRequest(_Doc):
+    email: str
+
+
+class RemoveUserResponse(BaseModel):
+    email: str
+    id: int = Field(json_schema_extra={"format": "int32"})
+    passwordResetToken: None = None
+    roleHierarchy: str
+    userRoleHierarchy: list[str]
+    users: None = None
+
+
+class MakeAdminRequest(_Doc):
+    email: str
+    userRole: str
+
+
+class AcceptInviteRequest(_Doc):
+    inviteCode: str = Field(description="The code, or the whole invite link")
+    name: str | None = Field(default=None, description="New users only")
+    password: str = Field(description="New users: the password to set; existing users: theirs")
+
+
+class LoginRequest(_Doc):
+    email: str
+    password: str
+
+
+class SessionResponse(BaseModel):
+    userId: int
+    accountId: int
+    email: str
+    role: str | None = None
+
+
+class AddApiTokenRequest(_Doc):
+    name: str | None = None
+
+
+class ApiToken(BaseModel):
+    id: int
+    name: str
+    keyPrefix: str
+    createdAt: int
+    key: str | None = Field(default=None, description="The plain key, only in addApiToken's answer")
+
+
+class DeleteApiTokenRequest(_Doc):
+    apiTokenId: int
+
+
+def responses(ok: Any, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses: the 200 shape, plus the listed error statuses in the error shape."""
+    documented: dict[int | str, dict[str, Any]] = {200: {"model": ok}}
+    for status in (400, 401, 403, 413, 415, 429, 503):
+        if status in errors or status in (401, 413, 415, 503):
+            documented[status] = {"model": ErrorBody}
+    return documented

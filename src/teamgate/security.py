@@ -1,0 +1,60 @@
+"""Secrets: password hashing (argon2id), random tokens and their SHA-256 lookup hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import anyio.to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+API_KEY_PREFIX = "tg_"
+
+_hasher = PasswordHasher()
+# Verified against when an email is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def password_problem(password: object) -> str | None:
+    """Why a new password is refused, or None."""
+    if not isinstance(password, str):
+        return "Password is required"
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        return f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
+    return None
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+async def verify_password(stored_hash: str | None, password: object) -> bool:
+    """Constant-work check; an absent hash or non-string password still costs one verification."""
+    candidate = password if isinstance(password, str) and len(password) <= PASSWORD_MAX else ""
+
+    def _verify() -> bool:
+        try:
+            return _hasher.verify(stored_hash or _DUMMY_HASH, candidate) and stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(_verify)
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)

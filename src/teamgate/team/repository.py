@@ -1,0 +1,149 @@
+"""Every query about members, roles and the team list."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from teamgate.models import api_keys, custom_roles, invitations, memberships, sessions, users
+from teamgate.roles import BUILT_IN, Role, built_in
+
+# The team list is rendered to JSON by the database in one query: no per-row Python work.
+_TEAM_JSON = {
+    "postgresql": text(
+        """
+        SELECT coalesce(json_agg(t.doc ORDER BY t.kind, t.ord), '[]'::json)::text FROM (
+          SELECT 0 AS kind, m.id AS ord, json_build_object(
+                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
+          FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.account_id = :account
+          UNION ALL
+          SELECT 1, i.id, json_build_object(
+                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
+                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
+                   'isInvitation', true, 'invitedRole', i.role,
+                   'expiresAt', i.expires_at, 'expired', i.expires_at <= :now)
+          FROM invitations i
+          WHERE i.account_id = :account
+        ) t
+        """
+    ),
+    "sqlite": text(
+        """
+        SELECT coalesce(json_group_array(json(t.doc)), '[]') FROM (
+          SELECT 0 AS kind, m.id AS ord, json_object(
+                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
+          FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.account_id = :account
+          UNION ALL
+          SELECT 1, i.id, json_object(
+                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
+                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
+                   'isInvitation', json('true'), 'invitedRole', i.role,
+                   'expiresAt', i.expires_at,
+                   'expired',
+                   CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END)
+          FROM invitations i
+          WHERE i.account_id = :account
+          ORDER BY kind, ord
+        ) t
+        """
+    ),
+}
+
+
+async def team_json(conn: AsyncConnection, account_id: int, at: int) -> str:
+    query = _TEAM_JSON[conn.dialect.name]
+    result: str = (await conn.execute(query, {"account": account_id, "now": at})).scalar_one()
+    return result
+
+
+async def custom_role_bases(conn: AsyncConnection, account_id: int) -> list[tuple[str, Role]]:
+    rows = await conn.execute(
+        select(custom_roles.c.name, custom_roles.c.base_role)
+        .where(custom_roles.c.account_id == account_id)
+        .order_by(custom_roles.c.name)
+    )
+    return [(name, Role(base)) for name, base in rows]
+
+
+async def role_base(conn: AsyncConnection, account_id: int, name: str) -> Role | None:
+    """The base role of a built-in or of this account's custom role; None if neither."""
+    role = built_in(name)
+    if role is not None:
+        return role
+    base = (
+        await conn.execute(
+            select(custom_roles.c.base_role).where(
+                custom_roles.c.account_id == account_id, custom_roles.c.name == name
+            )
+        )
+    ).scalar_one_or_none()
+    return Role(base) if base else None
+
+
+async def assignable_roles(conn: AsyncConnection, account_id: int, base: Role) -> list[str]:
+    """Roles a caller with base role ``base`` may assign: built-ins first, then custom ones."""
+    names = [role.value for role in BUILT_IN if base.can_assign(role)]
+    names += [name for name, b in await custom_role_bases(conn, account_id) if base.can_assign(b)]
+    return names
+
+
+async def member_by_email(
+    conn: AsyncConnection, account_id: int, email: str
+) -> tuple[int, str] | None:
+    """(user id, role name) of a member of this account."""
+    row = (
+        await conn.execute(
+            select(users.c.id, memberships.c.role)
+            .join(memberships, memberships.c.user_id == users.c.id)
+            .where(users.c.email == email, memberships.c.account_id == account_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def admin_count(conn: AsyncConnection, account_id: int) -> int:
+    base = func.coalesce(custom_roles.c.base_role, memberships.c.role)
+    query = (
+        select(func.count())
+        .select_from(memberships)
+        .outerjoin(
+            custom_roles,
+            (custom_roles.c.account_id == memberships.c.account_id)
+            & (custom_roles.c.name == memberships.c.role),
+        )
+        .where(memberships.c.account_id == account_id, base == Role.ADMIN.value)
+    )
+    count: int = (await conn.execute(query)).scalar_one()
+    return count
+
+
+async def remove_membership(conn: AsyncConnection, account_id: int, user_id: int) -> None:
+    """Remove a member and end, at once, every API key and session of theirs for this account."""
+    for table in (api_keys, sessions):
+        await conn.execute(
+            delete(table).where(table.c.account_id == account_id, table.c.user_id == user_id)
+        )
+    await conn.execute(
+        delete(memberships).where(
+            memberships.c.account_id == account_id, memberships.c.user_id == user_id
+        )
+    )
+
+
+async def delete_invitation(conn: AsyncConnection, account_id: int, email: str) -> bool:
+    result = await conn.execute(
+        delete(invitations).where(
+            invitations.c.account_id == account_id, invitations.c.email == email
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def set_role(conn: AsyncConnection, account_id: int, user_id: int, role: str) -> None:
+    await conn.execute(
+        update(memberships)
+        .where(memberships.c.account_id == account_id, memberships.c.user_id == user_id)
+        .values(role=role)
+    )

@@ -1,0 +1,122 @@
+"""Server-rendered pages: the invitation confirmation page and the first-run setup page.
+
+Opening a page never consumes anything (mail scanners open links); only the form's POST acts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from teamgate.accounts import service as accounts
+from teamgate.auth.routes import set_session_cookie
+from teamgate.context import get_context, request_id
+from teamgate.errors import AppError
+from teamgate.http import MAX_BODY_BYTES, client_address
+from teamgate.invitations import service as invitations
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(
+        request, name, context, status_code=status, headers=PAGE_HEADERS
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        raise AppError("Request body is larger than 1 MiB", 413)
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+    except Exception:  # python-multipart's parse errors have no common base class
+        raise AppError("Malformed form body", 400) from None
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@router.get("/signup")
+async def signup_page(
+    request: Request, signupInvitationCode: str = "", signupEmailId: str = ""
+) -> Response:
+    pending = await invitations.preview(get_context(request), signupInvitationCode)
+    if pending is None:
+        return _page(request, "invalid.html", 400, message=invitations.ASK_ADMIN)
+    return _page(request, "signup.html", invitation=pending, code=signupInvitationCode)
+
+
+@router.post("/signup")
+async def signup_submit(request: Request) -> Response:
+    ctx = get_context(request)
+    form = await _form(request)
+    pending = await invitations.preview(ctx, form.get("inviteCode", ""))
+    try:
+        accepted = await invitations.accept(
+            ctx,
+            dict(form),
+            client_address(request, ctx.settings.trusted_proxies),
+            request_id(request),
+        )
+    except AppError as error:
+        if pending is None:
+            return _page(request, "invalid.html", 400, message=error.message)
+        return _page(
+            request,
+            "signup.html",
+            error.status,
+            invitation=pending,
+            code=form.get("inviteCode"),
+            error=error.message,
+        )
+    response = _page(
+        request,
+        "joined.html",
+        email=accepted.email,
+        role=accepted.role,
+        account=pending.account_name if pending else "",
+    )
+    set_session_cookie(response, ctx, accepted.session.token)
+    return response
+
+
+@router.get("/setup")
+async def setup_page(request: Request, token: str = "") -> Response:
+    if not await accounts.setup_token_valid(get_context(request).db, token):
+        return _page(request, "invalid.html", 400, message="This setup link is no longer valid")
+    return _page(request, "setup.html", token=token)
+
+
+@router.post("/setup")
+async def setup_submit(request: Request) -> Response:
+    ctx = get_context(request)
+    form = await _form(request)
+    token = form.get("token", "")
+    try:
+        created = await accounts.create_account(
+            ctx.db,
+            name=form.get("accountName", ""),
+            admin_email=form.get("adminEmail", ""),
+            admin_name=form.get("adminName") or None,
+            admin_password=form.get("password", ""),
+            setup_token=token,
+        )
+    except AppError as error:
+        if not await accounts.setup_token_valid(ctx.db, token):
+            return _page(request, "invalid.html", 400, message=error.message)
+        return _page(request, "setup.html", 400, token=token, error=error.message, form=form)
+    return _page(request, "setup_done.html", created=created, origin=ctx.settings.public_origins[0])

@@ -1,0 +1,220 @@
+"""Fixtures: every test runs on SQLite and on PostgreSQL against the migrated schema.
+
+Migrations run once per backend per test session (which tests them too). Each test then gets
+a clean database: a copy of the migrated SQLite file, or the PostgreSQL test database with
+every table truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
+
+from teamgate import migrate
+from teamgate.accounts.service import CreatedAccount, create_account
+from teamgate.app import create_app
+from teamgate.auth.service import create_api_key
+from teamgate.config import Settings
+from teamgate.context import AppContext
+from teamgate.db import Database, now
+from teamgate.models import api_keys, invitations, memberships, metadata, sessions, users
+from teamgate.security import hash_password
+
+BACKENDS = [b.strip() for b in os.environ.get("TEAMGATE_TEST_BACKENDS", "sqlite,postgresql").split(",")]
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEAMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PUBLIC_ORIGIN = "http://testserver"
+PASSWORD = "correct horse battery"
+
+
+def _pg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "teamgate.db"
+    asyncio.run(_migrate(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway database on the local PostgreSQL, migrated once, dropped at the end."""
+    name = f"teamgate_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = _pg_dsn(POSTGRES_ADMIN_URL)
+
+    async def admin_sql(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    except OSError as exc:  # pragma: no cover - a machine without PostgreSQL
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}); start it, or set "
+            "TEAMGATE_TEST_BACKENDS=sqlite to run on SQLite only"
+        )
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_migrate(url))
+    yield url
+    asyncio.run(admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _truncate(url: str) -> None:
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_pg_dsn(url))
+        try:
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "teamgate.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        public_url=[PUBLIC_ORIGIN, "https://teams.example.com"],
+        secret_key="test-signing-key-" + "x" * 32,
+        rate_limit_storage="memory://",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def ctx(app: Any) -> AppContext:
+    context: AppContext = app.state.ctx
+    return context
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_ORIGIN) as http:
+        yield http
+
+
+# --- factories -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    email: str
+    api_key: str
+    account_id: int
+
+
+async def make_account(
+    ctx: AppContext, name: str = "Acme", admin_email: str = "admin@acme.com", password: str | None = PASSWORD
+) -> Member:
+    created: CreatedAccount = await create_account(
+        ctx.db, name=name, admin_email=admin_email, admin_name="Ada Admin", admin_password=password
+    )
+    return Member(created.user_id, admin_email, created.api_key, created.account_id)
+
+
+async def make_member(
+    ctx: AppContext,
+    account_id: int,
+    email: str,
+    role: str = "MEMBER",
+    *,
+    name: str | None = None,
+    password: str | None = PASSWORD,
+) -> Member:
+    """A member with an API key; an existing user (of another account) joins as is."""
+    at = now()
+    password_hash = await hash_password(password) if password else None
+    async with ctx.db.write() as conn:
+        user_id = (await conn.execute(select(users.c.id).where(users.c.email == email))).scalar_one_or_none()
+        if user_id is None:
+            user_id = (
+                await conn.execute(
+                    insert(users)
+                    .values(email=email, name=name or email.split("@")[0], password_hash=password_hash, created_at=at)
+                    .returning(users.c.id)
+                )
+            ).scalar_one()
+        await conn.execute(
+            insert(memberships).values(account_id=account_id, user_id=user_id, role=role, created_at=at)
+        )
+        key = await create_api_key(conn, account_id, user_id, "test")
+    return Member(user_id, email, key["key"], account_id)
+
+
+async def snapshot(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a denied request must leave as it was (the audit log may grow)."""
+    tables = {
+        "users": users, "memberships": memberships, "invitations": invitations,
+        "api_keys": api_keys, "sessions": sessions,
+    }  # fmt: skip
+    async with ctx.db.read() as conn:
+        return {
+            name: sorted(tuple(row) for row in await conn.execute(select(table)))
+            for name, table in tables.items()
+        }
+
+
+async def call(
+    client: httpx.AsyncClient, endpoint: str, body: Any = None, *, key: str | None = None, **kwargs: Any
+) -> httpx.Response:
+    """POST /api/<endpoint> the way an Akto script does."""
+    headers = dict(kwargs.pop("headers", {}))
+    if key is not None:
+        headers["X-API-KEY"] = key
+    return await client.post(f"/api/{endpoint}", json={} if body is None else body, headers=headers, **kwargs)
+
+
+def error_of(response: httpx.Response) -> str:
+    body = response.json()
+    assert body["actionErrors"] == [body["error"]]
+    message: str = body["error"]
+    return message
