@@ -32,7 +32,9 @@ from teamgate.db import Database, now
 from teamgate.models import api_keys, invitations, memberships, metadata, sessions, users
 from teamgate.security import hash_password
 
-BACKENDS = [b.strip() for b in os.environ.get("TEAMGATE_TEST_BACKENDS", "sqlite,postgresql").split(",")]
+BACKENDS = [
+    b.strip() for b in os.environ.get("TEAMGATE_TEST_BACKENDS", "sqlite,postgresql").split(",")
+]
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEAMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -153,12 +155,25 @@ class Member:
 
 
 async def make_account(
-    ctx: AppContext, name: str = "Acme", admin_email: str = "admin@acme.com", password: str | None = PASSWORD
+    ctx: AppContext,
+    name: str = "Acme",
+    admin_email: str = "admin@acme.com",
+    password: str | None = PASSWORD,
 ) -> Member:
     created: CreatedAccount = await create_account(
         ctx.db, name=name, admin_email=admin_email, admin_name="Ada Admin", admin_password=password
     )
     return Member(created.user_id, admin_email, created.api_key, created.account_id)
+
+
+_hashes: dict[str, str] = {}
+
+
+async def password_hash_of(password: str) -> str:
+    """argon2 is slow on purpose; tests reuse one hash per password."""
+    if password not in _hashes:
+        _hashes[password] = await hash_password(password)
+    return _hashes[password]
 
 
 async def make_member(
@@ -172,19 +187,28 @@ async def make_member(
 ) -> Member:
     """A member with an API key; an existing user (of another account) joins as is."""
     at = now()
-    password_hash = await hash_password(password) if password else None
+    password_hash = await password_hash_of(password) if password else None
     async with ctx.db.write() as conn:
-        user_id = (await conn.execute(select(users.c.id).where(users.c.email == email))).scalar_one_or_none()
+        user_id = (
+            await conn.execute(select(users.c.id).where(users.c.email == email))
+        ).scalar_one_or_none()
         if user_id is None:
             user_id = (
                 await conn.execute(
                     insert(users)
-                    .values(email=email, name=name or email.split("@")[0], password_hash=password_hash, created_at=at)
+                    .values(
+                        email=email,
+                        name=name or email.split("@")[0],
+                        password_hash=password_hash,
+                        created_at=at,
+                    )
                     .returning(users.c.id)
                 )
             ).scalar_one()
         await conn.execute(
-            insert(memberships).values(account_id=account_id, user_id=user_id, role=role, created_at=at)
+            insert(memberships).values(
+                account_id=account_id, user_id=user_id, role=role, created_at=at
+            )
         )
         key = await create_api_key(conn, account_id, user_id, "test")
     return Member(user_id, email, key["key"], account_id)
@@ -204,13 +228,20 @@ async def snapshot(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def call(
-    client: httpx.AsyncClient, endpoint: str, body: Any = None, *, key: str | None = None, **kwargs: Any
+    client: httpx.AsyncClient,
+    endpoint: str,
+    body: Any = None,
+    *,
+    key: str | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
     """POST /api/<endpoint> the way an Akto script does."""
     headers = dict(kwargs.pop("headers", {}))
     if key is not None:
         headers["X-API-KEY"] = key
-    return await client.post(f"/api/{endpoint}", json={} if body is None else body, headers=headers, **kwargs)
+    return await client.post(
+        f"/api/{endpoint}", json={} if body is None else body, headers=headers, **kwargs
+    )
 
 
 def error_of(response: httpx.Response) -> str:

@@ -11,4 +11,6 @@ async def test_founding_admin_is_listed(client: httpx.AsyncClient, ctx: AppConte
     admin = await make_account(ctx)
     response = await call(client, "getTeamData", key=admin.api_key)
     assert response.status_code == 200
-    assert response.json() == [{"id": admin.user_id, "login": "admin@acme.com", "name": "Ada Admin", "role": "ADMIN"}]
+    assert response.json() == [
+        {"id": admin.user_id, "login": "admin@acme.com", "name": "Ada Admin", "role": "ADMIN"}
+    ]

@@ -78,7 +78,8 @@ def serve(
     if link:
         console.print(
             "\n[bold]No account exists yet.[/bold] "
-            f"Open this one-time link to create the first one:\n  {link}\n"
+            f"Open this one-time link to create the first one:\n  {link}\n",
+            soft_wrap=True,
         )
     uvicorn.run(
         "teamgate.app:create_app",

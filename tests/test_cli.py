@@ -1,0 +1,180 @@
+"""The command line: account creation, migrations, and the first-run setup link."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from teamgate.accounts.service import issue_setup_token
+from teamgate.context import AppContext
+
+from .conftest import PASSWORD, call, error_of, snapshot
+from .test_concurrency import _free_port
+
+
+def teamgate(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TEAMGATE_DATABASE_URL": database_url, "TEAMGATE_DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "teamgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_account_create_json_gives_a_working_admin_key(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    result = teamgate(
+        database_url, tmp_path, "account", "create", "--name", "Acme", "--admin-email", "Root@Acme.com",
+        "--admin-name", "Root", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(created) == {"accountId", "userId", "apiKey"}
+
+    team = (await call(client, "getTeamData", key=created["apiKey"])).json()
+
+    assert team == [
+        {"id": created["userId"], "login": "root@acme.com", "name": "Root", "role": "ADMIN"}
+    ]
+
+
+async def test_account_create_refuses_bad_input(
+    database_url: str, tmp_path: Path, ctx: AppContext
+) -> None:
+    before = await snapshot(ctx)
+    result = teamgate(
+        database_url,
+        tmp_path,
+        "account",
+        "create",
+        "--name",
+        "X",
+        "--admin-email",
+        "nope",
+        "--json",
+    )
+    assert result.returncode == 2
+    assert "Invalid email" in result.stderr
+    assert result.stdout == ""
+    assert await snapshot(ctx) == before
+
+
+def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    first = teamgate(url, tmp_path, "db", "upgrade")
+    second = teamgate(url, tmp_path, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "fresh.db").stat().st_size > 0
+
+
+async def test_setup_link_creates_the_first_account_once(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    token = await issue_setup_token(ctx.db)
+    assert token is not None
+    page = await client.get(f"/setup?token={token}")
+    assert page.status_code == 200
+    assert 'name="adminEmail"' in page.text
+    form = {
+        "token": token, "accountName": "Acme", "adminEmail": "ada@acme.com", "adminName": "Ada",
+        "password": PASSWORD,
+    }  # fmt: skip
+
+    done = await client.post("/setup", data=form)
+
+    assert done.status_code == 200
+    key = re.search(r"<code>(tg_[A-Za-z0-9_-]+)</code>", done.text)
+    assert key is not None
+    team = (await call(client, "getTeamData", key=key.group(1))).json()
+    assert team[0]["login"] == "ada@acme.com"
+    assert team[0]["role"] == "ADMIN"
+    # The link works once, and no new one is issued once an account exists.
+    before = await snapshot(ctx)
+    again = await client.post("/setup", data={**form, "adminEmail": "mallory@acme.com"})
+    assert again.status_code == 400
+    assert await snapshot(ctx) == before
+    assert await issue_setup_token(ctx.db) is None
+
+
+async def test_setup_refuses_a_wrong_token(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    await issue_setup_token(ctx.db)
+    before = await snapshot(ctx)
+    assert (await client.get("/setup?token=guess")).status_code == 400
+    response = await client.post(
+        "/setup",
+        data={"token": "guess", "accountName": "X", "adminEmail": "x@x.com", "password": PASSWORD},
+    )
+    assert response.status_code == 400
+    assert await snapshot(ctx) == before
+
+
+async def test_setup_form_errors_keep_the_link(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    token = await issue_setup_token(ctx.db)
+    response = await client.post(
+        "/setup",
+        data={
+            "token": token,
+            "accountName": "Acme",
+            "adminEmail": "ada@acme.com",
+            "password": "short",
+        },
+    )
+    assert response.status_code == 400
+    assert "Password must be 8 to 128 characters" in response.text
+    assert (await client.get(f"/setup?token={token}")).status_code == 200
+
+
+@pytest.mark.processes
+def test_serve_prints_a_setup_link_on_first_start(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ, "TEAMGATE_DATA_DIR": str(tmp_path / "data"),
+        "TEAMGATE_DATABASE_URL": "", "TEAMGATE_PUBLIC_URL": "",
+    }  # fmt: skip
+    env.pop("TEAMGATE_DATABASE_URL")
+    env.pop("TEAMGATE_PUBLIC_URL")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teamgate", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        link = None
+        deadline = time.monotonic() + 30
+        while link is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            match = re.search(r"(http://\S+/setup\?token=\S+)", line)
+            link = match.group(1) if match else None
+        assert link is not None and link.startswith(f"http://127.0.0.1:{port}/")
+        for _ in range(100):
+            try:
+                page = httpx.get(link, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert page.status_code == 200
+        assert (tmp_path / "data" / "teamgate.db").exists()
+        # The embedded default is SQLite with WAL and a generated 0600 signing key.
+        assert (tmp_path / "data" / "teamgate.db-wal").exists()
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert health.status_code == 200
+        error = httpx.post(f"http://127.0.0.1:{port}/api/getTeamData", timeout=5)
+        assert error_of(error) == "Unauthorized"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

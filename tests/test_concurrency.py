@@ -1,0 +1,227 @@
+"""Races, with real concurrent requests on two server processes sharing one database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from teamgate.accounts.service import create_account
+from teamgate.auth.service import create_api_key
+from teamgate.db import Database, now
+from teamgate.models import invitations, memberships, users
+
+from .conftest import BACKENDS, PASSWORD, _truncate, password_hash_of
+
+pytestmark = pytest.mark.processes
+SECRET = "race-test-signing-key-" + "y" * 32
+ROUNDS = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start_servers(
+    database_url: str, data_dir: Path, count: int
+) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    ports = [_free_port() for _ in range(count)]
+    origins = [f"http://127.0.0.1:{port}" for port in ports]
+    env = {
+        **os.environ,
+        "TEAMGATE_DATABASE_URL": database_url,
+        "TEAMGATE_DATA_DIR": str(data_dir),
+        "TEAMGATE_SECRET_KEY": SECRET,
+        "TEAMGATE_PUBLIC_URL": ",".join(origins),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "teamgate", "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]  # fmt: skip
+    deadline = time.monotonic() + 30
+    for origin, proc in zip(origins, procs, strict=True):
+        while True:
+            assert proc.poll() is None, "server exited during start-up"
+            try:
+                if httpx.get(f"{origin}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+    return procs, origins
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, list[str]]]:
+    """Two `teamgate serve` processes on one database: (database URL, their origins)."""
+    data_dir = tmp_path_factory.mktemp("servers")
+    if request.param == "sqlite":
+        url = f"sqlite:///{data_dir / 'shared.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _truncate(url)
+    procs, origins = _start_servers(url, data_dir, 2)
+    try:
+        yield url, origins
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def db(servers: tuple[str, list[str]]) -> AsyncIterator[Database]:
+    database = Database(servers[0])
+    yield database
+    await database.dispose()
+
+
+async def _two_admins(db: Database, round_no: int) -> tuple[int, str, str]:
+    created = await create_account(
+        db, name=f"Race {round_no}", admin_email=f"a{round_no}@race.com", admin_name="A"
+    )
+    async with db.write() as conn:
+        user_id = (
+            await conn.execute(
+                users.insert()
+                .values(
+                    email=f"b{round_no}@race.com", name="B", password_hash=None, created_at=now()
+                )
+                .returning(users.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            memberships.insert().values(
+                account_id=created.account_id, user_id=user_id, role="ADMIN", created_at=now()
+            )
+        )
+        key_b = (await create_api_key(conn, created.account_id, user_id, "race"))["key"]
+    return created.account_id, created.api_key, key_b
+
+
+async def _admins(db: Database, account_id: int) -> int:
+    async with db.read() as conn:
+        count: int = (
+            await conn.execute(
+                select(func.count()).where(
+                    memberships.c.account_id == account_id, memberships.c.role == "ADMIN"
+                )
+            )
+        ).scalar_one()
+    return count
+
+
+async def test_two_admins_removing_each_other_leave_one_admin(
+    servers: tuple[str, list[str]], db: Database
+) -> None:
+    _, (first, second) = servers
+    async with httpx.AsyncClient(timeout=30) as http:
+        for round_no in range(ROUNDS):
+            account_id, key_a, key_b = await _two_admins(db, round_no)
+            a_removes_b, b_removes_a = await asyncio.gather(
+                http.post(f"{first}/api/removeUser", json={"email": f"b{round_no}@race.com"},
+                          headers={"X-API-KEY": key_a}),
+                http.post(f"{second}/api/removeUser", json={"email": f"a{round_no}@race.com"},
+                          headers={"X-API-KEY": key_b}),
+            )  # fmt: skip
+            statuses = sorted([a_removes_b.status_code, b_removes_a.status_code])
+            # One removal wins; the loser was removed first, so its key no longer works.
+            assert statuses == [200, 401], (a_removes_b.text, b_removes_a.text)
+            assert await _admins(db, account_id) == 1
+
+
+async def test_ten_concurrent_acceptances_use_the_code_once(
+    servers: tuple[str, list[str]], db: Database
+) -> None:
+    _, origins = servers
+    created = await create_account(
+        db, name="Accept race", admin_email="boss@accept.com", admin_name="Boss"
+    )
+    async with httpx.AsyncClient(timeout=30) as http:
+        invited = await http.post(
+            f"{origins[0]}/api/inviteUsers",
+            json={"inviteeEmail": "new@accept.com", "inviteeRole": "MEMBER"},
+            headers={"X-API-KEY": created.api_key},
+        )
+        assert invited.status_code == 200
+        code = invited.json()["finalInviteCode"]
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    f"{origins[i % 2]}/api/acceptInvite",
+                    json={"inviteCode": code, "name": "New", "password": PASSWORD},
+                )
+                for i in range(10)
+            )
+        )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] + [400] * 9, [a.text for a in answers]
+    assert {a.json()["error"] for a in answers if a.status_code == 400} == {
+        "Ask admin to invite you"
+    }
+    async with db.read() as conn:
+        members = (
+            await conn.execute(
+                select(func.count())
+                .select_from(memberships.join(users, users.c.id == memberships.c.user_id))
+                .where(users.c.email == "new@accept.com")
+            )
+        ).scalar_one()
+        pending = (
+            await conn.execute(select(func.count()).where(invitations.c.email == "new@accept.com"))
+        ).scalar_one()
+    assert (members, pending) == (1, 0)
+
+
+async def test_existing_user_accepting_concurrently_joins_once(
+    servers: tuple[str, list[str]], db: Database
+) -> None:
+    _, origins = servers
+    created = await create_account(
+        db, name="Existing race", admin_email="boss@exist.com", admin_name="Boss"
+    )
+    async with db.write() as conn:
+        await conn.execute(
+            users.insert().values(
+                email="old@exist.com",
+                name="Old",
+                password_hash=await password_hash_of(PASSWORD),
+                created_at=now(),
+            )
+        )
+    async with httpx.AsyncClient(timeout=30) as http:
+        invited = await http.post(
+            f"{origins[1]}/api/inviteUsers",
+            json={"inviteeEmail": "old@exist.com", "inviteeRole": "VIEWER"},
+            headers={"X-API-KEY": created.api_key},
+        )
+        code = invited.json()["finalInviteCode"]
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    f"{origins[i % 2]}/api/acceptInvite",
+                    json={"inviteCode": code, "password": PASSWORD},
+                )
+                for i in range(10)
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [200] + [400] * 9
