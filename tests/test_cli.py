@@ -36,8 +36,8 @@ async def test_account_create_json_gives_a_working_admin_key(
     database_url: str, tmp_path: Path, client: httpx.AsyncClient
 ) -> None:
     result = teamgate(
-        database_url, tmp_path, "account", "create", "--name", "Acme", "--admin-email", "Root@Acme.com",
-        "--admin-name", "Root", "--json",
+        database_url, tmp_path, "account", "create", "--name", "Acme",
+        "--admin-email", "Root@Acme.com", "--admin-name", "Root", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout.strip().splitlines()[-1])
@@ -158,7 +158,8 @@ def test_serve_prints_a_setup_link_on_first_start(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             match = re.search(r"(http://\S+/setup\?token=\S+)", line)
             link = match.group(1) if match else None
-        assert link is not None and link.startswith(f"http://127.0.0.1:{port}/")
+        assert link is not None
+        assert link.startswith(f"http://127.0.0.1:{port}/")
         for _ in range(100):
             try:
                 page = httpx.get(link, timeout=1)

@@ -203,19 +203,19 @@ async def test_member_of_another_account_may_be_invited(
     assert await invitation_row(ctx, admin.account_id, "carol@acme.com") is not None
 
 
-@pytest.mark.parametrize("alias", ["GUEST", "guest"])
-async def test_guest_is_an_alias_of_viewer(
-    client: httpx.AsyncClient, ctx: AppContext, alias: str
-) -> None:
+async def test_guest_is_an_alias_of_viewer(client: httpx.AsyncClient, ctx: AppContext) -> None:
     admin = await make_account(ctx, password=None)
 
-    response = await invite(client, admin.api_key, "bob@acme.com", alias)
-
-    assert response.status_code == 200
-    assert response.json()["inviteeRole"] == "VIEWER"
-    assert (await invitation_row(ctx, admin.account_id, "bob@acme.com")).role == "VIEWER"
+    for email, alias in [("bob@acme.com", "GUEST"), ("eve@acme.com", " guest ")]:
+        response = await invite(client, admin.api_key, email, alias)
+        assert response.status_code == 200, response.text
+        assert response.json()["inviteeRole"] == "VIEWER"
+        assert (await invitation_row(ctx, admin.account_id, email)).role == "VIEWER"
     team = (await call(client, "getTeamData", key=admin.api_key)).json()
-    assert team[-1]["role"] == "Invitation sent for VIEWER"
+    assert [entry["role"] for entry in team if entry.get("isInvitation")] == [
+        "Invitation sent for VIEWER",
+        "Invitation sent for VIEWER",
+    ]
 
 
 async def test_custom_roles_of_the_account_may_be_invited(
@@ -237,36 +237,30 @@ async def test_custom_roles_of_the_account_may_be_invited(
 # --- inviteUsers: the six checks -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "email",
-    [
-        pytest.param(None, id="null"),
-        pytest.param(42, id="number"),
-        pytest.param(["bob@acme.com"], id="list"),
-        pytest.param("", id="empty"),
-        pytest.param("not-an-email", id="no-at"),
-        pytest.param("bob@acme", id="no-dot"),
-        pytest.param("Bob <bob@acme.com>", id="display-name"),
-        pytest.param('"bob"@acme.com', id="quoted"),
-        pytest.param("bob@[127.0.0.1]", id="ip-literal"),
-        pytest.param("bób@acme.com", id="non-ascii-local"),
-        pytest.param("bob@acme.com\r\nBcc: eve@acme.com", id="crlf"),
-    ],
-)
-async def test_invalid_email(client: httpx.AsyncClient, ctx: AppContext, email: Any) -> None:
-    admin = await make_account(ctx, password=None)
-    await refused_invite(
-        client,
-        ctx,
-        admin.api_key,
-        {"inviteeEmail": email, "inviteeRole": "MEMBER"},
-        "Invalid email",
-    )
-
-
-async def test_missing_email(client: httpx.AsyncClient, ctx: AppContext) -> None:
+async def test_invalid_email(client: httpx.AsyncClient, ctx: AppContext) -> None:
     admin = await make_account(ctx, password=None)
     await refused_invite(client, ctx, admin.api_key, {"inviteeRole": "MEMBER"}, "Invalid email")
+    for email in [
+        None,
+        42,
+        ["bob@acme.com"],
+        "",
+        "not-an-email",
+        "bob@acme",
+        "bob@",
+        "Bob <bob@acme.com>",
+        '"bob"@acme.com',
+        "bob@[127.0.0.1]",
+        "bób@acme.com",
+        "bob@acme.com\r\nBcc: eve@acme.com",
+    ]:
+        await refused_invite(
+            client,
+            ctx,
+            admin.api_key,
+            {"inviteeEmail": email, "inviteeRole": "MEMBER"},
+            "Invalid email",
+        )
 
 
 async def test_invites_disabled(client: httpx.AsyncClient, ctx: AppContext) -> None:
@@ -283,17 +277,17 @@ async def test_invites_disabled(client: httpx.AsyncClient, ctx: AppContext) -> N
     )
 
 
-@pytest.mark.parametrize("email", ["admin@acme.com", " ADMIN@Acme.com", "dev@acme.com"])
-async def test_user_already_exists(client: httpx.AsyncClient, ctx: AppContext, email: str) -> None:
+async def test_user_already_exists(client: httpx.AsyncClient, ctx: AppContext) -> None:
     admin = await make_account(ctx, password=None)
     await make_member(ctx, admin.account_id, "dev@acme.com", "DEVELOPER", password=None)
-    await refused_invite(
-        client,
-        ctx,
-        admin.api_key,
-        {"inviteeEmail": email, "inviteeRole": "VIEWER"},
-        "User already exists",
-    )
+    for email in ["admin@acme.com", " ADMIN@Acme.com", "dev@acme.com", "Dev@ACME.COM"]:
+        await refused_invite(
+            client,
+            ctx,
+            admin.api_key,
+            {"inviteeEmail": email, "inviteeRole": "VIEWER"},
+            "User already exists",
+        )
 
 
 async def test_domain_must_match_exactly(client: httpx.AsyncClient, ctx: AppContext) -> None:
@@ -318,33 +312,14 @@ async def test_domain_must_match_exactly(client: httpx.AsyncClient, ctx: AppCont
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        pytest.param(None, id="null"),
-        pytest.param(3, id="number"),
-        pytest.param(["MEMBER"], id="list"),
-        pytest.param("", id="empty"),
-        pytest.param("OWNER", id="unknown"),
-        pytest.param("MEMBER; DROP TABLE", id="malformed"),
-    ],
-)
-async def test_invalid_role(client: httpx.AsyncClient, ctx: AppContext, role: Any) -> None:
+async def test_invalid_role(client: httpx.AsyncClient, ctx: AppContext) -> None:
     admin = await make_account(ctx, password=None)
-    await refused_invite(
-        client,
-        ctx,
-        admin.api_key,
-        {"inviteeEmail": "bob@acme.com", "inviteeRole": role},
-        "Invalid role",
-    )
-
-
-async def test_missing_role(client: httpx.AsyncClient, ctx: AppContext) -> None:
-    admin = await make_account(ctx, password=None)
-    await refused_invite(
-        client, ctx, admin.api_key, {"inviteeEmail": "bob@acme.com"}, "Invalid role"
-    )
+    body = {"inviteeEmail": "bob@acme.com"}
+    await refused_invite(client, ctx, admin.api_key, body, "Invalid role")
+    for role in [None, 3, ["MEMBER"], "", "OWNER", "SUPER ADMIN", "MEMBER; DROP TABLE"]:
+        await refused_invite(
+            client, ctx, admin.api_key, {**body, "inviteeRole": role}, "Invalid role"
+        )
 
 
 async def test_member_may_not_invite_above_itself(
@@ -425,24 +400,44 @@ async def test_checks_run_in_the_documented_order(
     bad_host = "https://evil.example.net"
     cases = [
         # 1 beats 2..6 and the host check
-        ({"inviteeEmail": "nope", "inviteeRole": "OWNER", "websiteHostName": bad_host}, "Invalid email"),  # fmt: skip
+        (
+            {"inviteeEmail": "nope", "inviteeRole": "OWNER", "websiteHostName": bad_host},
+            "Invalid email",
+        ),
         # 3 beats 4 and 5: a member whose domain is not the account's, with a bad role
         ({"inviteeEmail": "partner@partner.io", "inviteeRole": "OWNER"}, "User already exists"),
         # 4 beats 5 and the host check
-        ({"inviteeEmail": "bob@evil-acme.com", "inviteeRole": "OWNER", "websiteHostName": bad_host}, "Email must belong to same organisation"),  # fmt: skip
+        (
+            {
+                "inviteeEmail": "bob@evil-acme.com",
+                "inviteeRole": "OWNER",
+                "websiteHostName": bad_host,
+            },
+            "Email must belong to same organisation",
+        ),
         # 5 beats the host check
-        ({"inviteeEmail": "bob@acme.com", "inviteeRole": "OWNER", "websiteHostName": bad_host}, "Invalid role"),  # fmt: skip
+        (
+            {"inviteeEmail": "bob@acme.com", "inviteeRole": "OWNER", "websiteHostName": bad_host},
+            "Invalid role",
+        ),
     ]
     for body, message in cases:
         await refused_invite(client, ctx, admin.api_key, body, message)
-    # 6 beats the host check
-    await refused_invite(
-        client,
-        ctx,
-        member.api_key,
-        {"inviteeEmail": "bob@acme.com", "inviteeRole": "ADMIN", "websiteHostName": bad_host},
-        "User not allowed to invite for this role",
-    )
+    cases = [
+        # 3 and 4 beat 6
+        ({"inviteeEmail": "partner@partner.io", "inviteeRole": "ADMIN"}, "User already exists"),
+        (
+            {"inviteeEmail": "bob@evil-acme.com", "inviteeRole": "ADMIN"},
+            "Email must belong to same organisation",
+        ),
+        # 6 beats the host check
+        (
+            {"inviteeEmail": "bob@acme.com", "inviteeRole": "ADMIN", "websiteHostName": bad_host},
+            "User not allowed to invite for this role",
+        ),
+    ]
+    for body, message in cases:
+        await refused_invite(client, ctx, member.api_key, body, message)
 
     await execute(
         ctx, update(accounts).where(accounts.c.id == admin.account_id).values(invites_enabled=False)
@@ -550,8 +545,7 @@ async def test_team_data_lists_invitations_without_their_code(
         "role": "ADMIN",
     }
     entries = [
-        {k: entry[k] for k in ("id", "login", "name", "role", "isInvitation")}
-        for entry in team[1:]
+        {k: entry[k] for k in ("id", "login", "name", "role", "isInvitation")} for entry in team[1:]
     ]
     assert entries == [
         {
@@ -649,7 +643,7 @@ async def test_existing_user_must_give_their_current_password(
     async with ctx.db.read() as conn:
         user_before = (await conn.execute(select(users).where(users.c.id == carol.user_id))).one()
 
-    for password in ["wrong password!", NEW_PASSWORD, None, ""]:
+    for password in ["wrong password!", NEW_PASSWORD, None]:
         before = await snapshot(ctx)
         refused = await accept(client, code, password=password, name="Mallory")
         assert refused.status_code in (400, 401), refused.text
@@ -891,3 +885,20 @@ async def test_signup_form_accepts_once(client: httpx.AsyncClient, ctx: AppConte
     assert "set-cookie" not in again.headers
     assert await snapshot(ctx) == before
     await refused_accept(client, ctx, {"inviteCode": code, "password": NEW_PASSWORD})
+
+
+async def test_signup_form_from_a_foreign_origin_is_refused(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, password=None)
+    code = await invited_code(client, admin.api_key, "bob@acme.com", "VIEWER")
+    form = {"inviteCode": code, "name": "Bob Builder", "password": NEW_PASSWORD}
+    before = await snapshot(ctx)
+
+    forged = await client.post("/signup", data=form, headers={"Origin": "https://evil.example.org"})
+
+    assert forged.status_code == 403
+    assert "set-cookie" not in forged.headers
+    assert await snapshot(ctx) == before
+    own = await client.post("/signup", data=form, headers={"Origin": "http://testserver"})
+    assert own.status_code == 200

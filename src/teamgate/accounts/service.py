@@ -14,6 +14,7 @@ from teamgate.errors import AppError
 from teamgate.models import account_email_domains, accounts, memberships, setup_tokens, users
 from teamgate.roles import Role
 from teamgate.security import hash_password, new_token, password_problem, token_hash
+from teamgate.text import display_name
 
 SETUP_TTL_SECONDS = 24 * 3600
 
@@ -23,12 +24,6 @@ class CreatedAccount:
     account_id: int
     user_id: int
     api_key: str
-
-
-def _clean_name(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
-        raise AppError(f"{what} must be 1 to 200 characters")
-    return value.strip()
 
 
 async def create_account(
@@ -45,12 +40,12 @@ async def create_account(
     The founder's domain becomes the account's allowed email domain, unless it is a public
     mail provider: then no domain is configured and invitations may go to any address.
     """
-    account_name = _clean_name(name, "Account name")
+    account_name = display_name(name, "Account name")
     try:
         email = canonical_email(admin_email)
     except InvalidEmail:
         raise AppError("Invalid email") from None
-    user_name = _clean_name(admin_name, "Admin name") if admin_name else email.split("@")[0]
+    user_name = display_name(admin_name, "Admin name") if admin_name else email.split("@")[0]
     password_hash = None
     if admin_password is not None:
         problem = password_problem(admin_password)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from teamgate.context import get_context
 from teamgate.db import now
 from teamgate.errors import AppError, Forbidden, Unauthorized
-from teamgate.http import is_json_content_type
+from teamgate.http import is_json_content_type, refuse_foreign_origin
 from teamgate.models import accounts, api_keys, custom_roles, memberships, sessions, users
 from teamgate.roles import Action, Role, permits
 from teamgate.security import token_hash
@@ -46,7 +46,7 @@ class Caller:
             raise Forbidden("API keys cannot create, list or delete API keys")
 
 
-def credential(request: Request) -> Credential:
+async def credential(request: Request) -> Credential:
     """The credential a request carries, with the CSRF rules for cookie-authenticated calls."""
     key = request.headers.get("x-api-key")
     if key is not None:
@@ -54,12 +54,7 @@ def credential(request: Request) -> Credential:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthorized()
-    origin = request.headers.get("origin")
-    if (
-        origin is not None
-        and origin.rstrip("/") not in get_context(request).settings.public_origins
-    ):
-        raise Forbidden("Cross-origin request refused")
+    refuse_foreign_origin(request, get_context(request).settings.public_origins)
     if not is_json_content_type(request.headers.get("content-type")):
         raise AppError("Content-Type must be application/json", 415)
     return Credential("session", token_hash(cookie))

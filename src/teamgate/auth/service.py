@@ -24,6 +24,7 @@ from teamgate.security import (
     token_hash,
     verify_password,
 )
+from teamgate.text import display_name
 
 BAD_LOGIN = "Invalid email or password"
 API_KEY_NOT_FOUND = "API key not found"
@@ -161,16 +162,7 @@ async def add_api_key(
         caller = await resolve(conn, cred)
         caller.require(Action.OWN_KEYS)
         caller.require_session()
-        if name_value is None:
-            name = "API key"
-        elif (
-            not isinstance(name_value, str)
-            or not name_value.strip()
-            or len(name_value.strip()) > 100
-        ):
-            raise AppError("name must be a string of 1 to 100 characters")
-        else:
-            name = name_value.strip()
+        name = "API key" if name_value is None else display_name(name_value, "name", max_len=100)
         created = await create_api_key(conn, caller.account_id, caller.user_id, name)
         await audit.record(
             conn,

@@ -21,6 +21,7 @@ from teamgate.models import memberships, users
 from teamgate.roles import Action, permits, role_input
 from teamgate.security import hash_password, password_problem, verify_password
 from teamgate.team import repository as team_repo
+from teamgate.text import display_name
 
 ASK_ADMIN = "Ask admin to invite you"
 
@@ -42,11 +43,9 @@ def _origin(ctx: AppContext, website: object) -> str:
 
 
 def _invitee_name(value: object) -> str | None:
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or len(value.strip()) > 200:
-        raise AppError("inviteeName must be a string of at most 200 characters")
-    return value.strip() or None
+    return display_name(value, "inviteeName")
 
 
 async def invite(
@@ -147,15 +146,7 @@ async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None)
             raise Unauthorized("Invalid email or password")
     else:
         name_value = data.get("name")
-        if name_value is None:
-            name_value = pending.name
-        if (
-            not isinstance(name_value, str)
-            or not name_value.strip()
-            or len(name_value.strip()) > 200
-        ):
-            raise AppError("name must be a string of 1 to 200 characters")
-        name = name_value.strip()
+        name = display_name(pending.name if name_value is None else name_value, "name")
         problem = password_problem(password)
         if problem:
             raise AppError(problem)

@@ -1,0 +1,133 @@
+"""getTeamData (20 members, API-key auth) against a bare Starlette JSON endpoint, same run.
+
+Both are served by uvicorn (uvloop, httptools, one process) and loaded by wrk on loopback;
+the result is teamgate's requests/s as a ratio of the ceiling's. Needs `wrk` (Debian package).
+
+    .venv/bin/python bench/team_data.py [--database-url postgresql://postgres@127.0.0.1/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).parent
+LUA = """wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-KEY"] = os.getenv("BENCH_KEY") or ""
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server for {url} exited")
+        try:
+            httpx.post(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server for {url} did not start")
+
+
+def uvicorn(target: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "uvicorn", target, "--port", str(port), "--loop", "uvloop",
+            "--http", "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    if factory:
+        args.append("--factory")
+    return subprocess.Popen(args, env=env, cwd=HERE)
+
+
+def wrk(url: str, key: str, seconds: int, connections: int, script: Path) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+        env={**os.environ, "BENCH_KEY": key}, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if match is None or non2xx is not None:
+        raise SystemExit(f"wrk run failed:\n{out}")
+    return float(match.group(1))
+
+
+async def seed(database_url: str) -> str:
+    from teamgate import migrate
+    from teamgate.accounts.service import create_account
+    from teamgate.auth.service import create_api_key
+    from teamgate.db import Database, now
+    from teamgate.models import memberships, users
+
+    db = Database(database_url)
+    await migrate.upgrade(db)
+    created = await create_account(db, name="Bench", admin_email="admin@bench.com", admin_name="Admin")
+    async with db.write() as conn:
+        for i in range(19):
+            uid = (
+                await conn.execute(
+                    users.insert()
+                    .values(email=f"user{i}@bench.com", name=f"User {i}", created_at=now())
+                    .returning(users.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                memberships.insert().values(account_id=created.account_id, user_id=uid, role="MEMBER", created_at=now())
+            )
+        key = (await create_api_key(conn, created.account_id, created.user_id, "bench"))["key"]
+    await db.dispose()
+    return key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="teamgate-bench-"))
+    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    key = asyncio.run(seed(url))
+    script = work / "post.lua"
+    script.write_text(LUA)
+    env = {**os.environ, "TEAMGATE_DATABASE_URL": url, "TEAMGATE_DATA_DIR": str(work)}
+    results = {}
+    for name, target, factory in (("ceiling", "ceiling_app:app", False), ("teamgate", "teamgate.app:create_app", True)):
+        port = free_port()
+        proc = uvicorn(target, port, env, factory)
+        endpoint = f"http://127.0.0.1:{port}/api/getTeamData"
+        try:
+            wait_ready(endpoint, proc)
+            wrk(endpoint, key, 1, args.connections, script)  # warm-up
+            results[name] = wrk(endpoint, key, args.seconds, args.connections, script)
+        finally:
+            proc.terminate()
+            proc.wait()
+    ratio = results["teamgate"] / results["ceiling"]
+    backend = url.split(":", 1)[0]
+    print(f"ceiling  {results['ceiling']:>9.0f} req/s")
+    print(f"teamgate {results['teamgate']:>9.0f} req/s  ({backend})")
+    print(f"ratio    {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
