@@ -6,7 +6,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 TEAM = [
-    {"id": i, "login": f"user{i}@acme.com", "name": f"User {i}", "role": "MEMBER"} for i in range(1, 21)
+    {"id": i, "login": f"user{i}@acme.com", "name": f"User {i}", "role": "MEMBER"}
+    for i in range(1, 21)
 ]
 
 

@@ -49,7 +49,9 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"server for {url} did not start")
 
 
-def uvicorn(target: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen[bytes]:
+def uvicorn(
+    target: str, port: int, env: dict[str, str], factory: bool = False
+) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "uvicorn", target, "--port", str(port), "--loop", "uvloop",
             "--http", "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
     if factory:
@@ -78,7 +80,9 @@ async def seed(database_url: str) -> str:
 
     db = Database(database_url)
     await migrate.upgrade(db)
-    created = await create_account(db, name="Bench", admin_email="admin@bench.com", admin_name="Admin")
+    created = await create_account(
+        db, name="Bench", admin_email="admin@bench.com", admin_name="Admin"
+    )
     async with db.write() as conn:
         for i in range(19):
             uid = (
@@ -89,7 +93,9 @@ async def seed(database_url: str) -> str:
                 )
             ).scalar_one()
             await conn.execute(
-                memberships.insert().values(account_id=created.account_id, user_id=uid, role="MEMBER", created_at=now())
+                memberships.insert().values(
+                    account_id=created.account_id, user_id=uid, role="MEMBER", created_at=now()
+                )
             )
         key = (await create_api_key(conn, created.account_id, created.user_id, "bench"))["key"]
     await db.dispose()
@@ -111,7 +117,10 @@ def main() -> None:
     script.write_text(LUA)
     env = {**os.environ, "TEAMGATE_DATABASE_URL": url, "TEAMGATE_DATA_DIR": str(work)}
     results = {}
-    for name, target, factory in (("ceiling", "ceiling_app:app", False), ("teamgate", "teamgate.app:create_app", True)):
+    for name, target, factory in (
+        ("ceiling", "ceiling_app:app", False),
+        ("teamgate", "teamgate.app:create_app", True),
+    ):
         port = free_port()
         proc = uvicorn(target, port, env, factory)
         endpoint = f"http://127.0.0.1:{port}/api/getTeamData"

@@ -101,7 +101,11 @@ def test_docs_are_served(api: tuple[SyncClient, str]) -> None:
 
 
 _json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
 )
 _values = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=5)
 _emails = st.sampled_from(

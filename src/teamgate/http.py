@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel
@@ -18,17 +19,26 @@ MAX_BODY_BYTES = 1024 * 1024
 JSON_MEDIA_TYPE = "application/json"
 
 
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 20
+
+
+def media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
 def is_json_content_type(value: str | None) -> bool:
-    return bool(value) and value.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE  # type: ignore[union-attr]
+    return media_type(value) == JSON_MEDIA_TYPE
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; an empty body counts as ``{}``."""
+async def read_body(request: Request) -> bytes:
+    """The whole body, refused with 413 as soon as it passes 1 MiB (declared or streamed)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        if not declared.isdigit():
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
             raise AppError("Invalid Content-Length header", 400)
-        raise AppError("Request body is larger than 1 MiB", 413)
+        if int(declared) > MAX_BODY_BYTES:
+            raise AppError("Request body is larger than 1 MiB", 413)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -36,7 +46,32 @@ async def json_object(request: Request) -> dict[str, Any]:
         if size > MAX_BODY_BYTES:
             raise AppError("Request body is larger than 1 MiB", 413)
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """A URL-encoded form (the pages' forms), each field's first value."""
+    body = await read_body(request)
+    if media_type(request.headers.get("content-type")) != FORM_MEDIA_TYPE:
+        raise AppError(f"Content-Type must be {FORM_MEDIA_TYPE}", 415)
+    try:
+        pairs = parse_qsl(
+            body.decode(),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise AppError("Malformed form body", 400) from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        fields.setdefault(key, value)
+    return fields
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body counts as ``{}``."""
+    body = await read_body(request)
     if not body.strip():
         return {}
     if not is_json_content_type(request.headers.get("content-type")):

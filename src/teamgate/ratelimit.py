@@ -1,6 +1,8 @@
 """Rate limits on failures (logins, acceptances) and on invitations, via the `limits` library.
 
-Storage is in memory by default; point ``TEAMGATE_RATE_LIMIT_STORAGE`` at Redis
+Attempts are counted *before* they are judged (so parallel guesses cannot overrun a budget)
+and refunded when they succeed, so a budget counts failures only. Fixed windows: a refund is
+an exact decrement. Storage is in memory by default; point ``TEAMGATE_RATE_LIMIT_STORAGE`` at Redis
 (``redis://host:6379``) so that several server processes share one budget.
 """
 
@@ -10,7 +12,7 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
 from teamgate.config import Settings
@@ -25,23 +27,19 @@ def _storage_uri(uri: str) -> str:
 class Limits:
     def __init__(self, settings: Settings) -> None:
         self.storage = storage_from_string(_storage_uri(settings.rate_limit_storage))
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter = FixedWindowRateLimiter(self.storage)
         self.login_per_email = parse(settings.rate_limit_login_per_email)
         self.login_per_client = parse(settings.rate_limit_login_per_client)
         self.accept_per_client = parse(settings.rate_limit_accept_per_client)
         self.invite_per_account = parse(settings.rate_limit_invite_per_account)
 
-    async def ensure_allowed(self, item: RateLimitItem, *key: str) -> None:
-        """Raise 429 when the budget for ``key`` is spent (counting nothing)."""
-        if not await self.limiter.test(item, *key):
-            stats = await self.limiter.get_window_stats(item, *key)
-            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
-
-    async def spend(self, item: RateLimitItem, *key: str) -> None:
-        await self.limiter.hit(item, *key)
-
     async def take(self, item: RateLimitItem, *key: str) -> None:
-        """Count one use, or raise 429 when the budget is already spent."""
+        """Count one use, or raise 429 (counting nothing) when the budget is already spent."""
         if not await self.limiter.hit(item, *key):
+            await self.refund(item, *key)
             stats = await self.limiter.get_window_stats(item, *key)
             raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def refund(self, item: RateLimitItem, *key: str) -> None:
+        """Give back one use: the attempt turned out not to be a failure."""
+        await self.limiter.hit(item, *key, cost=-1)

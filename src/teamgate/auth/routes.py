@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from teamgate import schemas
 from teamgate.auth import service
-from teamgate.auth.caller import SESSION_COOKIE, CredentialDep
+from teamgate.auth.caller import SESSION_COOKIE, CredentialDep, credential
 from teamgate.context import AppContext, get_context, request_id
 from teamgate.http import body_doc, client_address, json_object, json_response
 
@@ -54,7 +54,10 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await json_object(request)
     ctx = get_context(request)
-    await service.logout(ctx.db, request.cookies.get(SESSION_COOKIE))
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if session_token:
+        await credential(request)  # the cookie rules (CSRF) apply to logout too
+    await service.logout(ctx.db, session_token)
     response = json_response({})
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=ctx.settings.secure_cookies

@@ -13,7 +13,7 @@ from teamgate.auth.caller import Credential, resolve
 from teamgate.context import AppContext
 from teamgate.db import Database, now
 from teamgate.emails import InvalidEmail, canonical_email
-from teamgate.errors import AppError, Unauthorized
+from teamgate.errors import AppError, RateLimited, Unauthorized
 from teamgate.models import api_keys, memberships, sessions, users
 from teamgate.roles import Action
 from teamgate.security import (
@@ -87,14 +87,18 @@ async def login(
 ) -> NewSession:
     limits = ctx.limits
     raw_email = data.get("email")
-    email_key = raw_email.strip().lower() if isinstance(raw_email, str) else ""
-    await limits.ensure_allowed(limits.login_per_client, "login-client", client)
-    if email_key:
-        await limits.ensure_allowed(limits.login_per_email, "login-email", email_key)
     try:
         email = canonical_email(raw_email)
     except InvalidEmail:
         email = None
+    email_key = email or (raw_email.strip().lower() if isinstance(raw_email, str) else "")
+    await limits.take(limits.login_per_client, "login-client", client)
+    if email_key:
+        try:
+            await limits.take(limits.login_per_email, "login-email", email_key)
+        except RateLimited:
+            await limits.refund(limits.login_per_client, "login-client", client)
+            raise
     async with ctx.db.read() as conn:
         row = None
         if email is not None:
@@ -120,9 +124,6 @@ async def login(
             await audit.record(
                 conn, "login", outcome="failure", target=email, request_id=request_id
             )
-            await limits.spend(limits.login_per_client, "login-client", client)
-            if email_key:
-                await limits.spend(limits.login_per_email, "login-email", email_key)
             failed = True
         else:
             failed = False
@@ -145,6 +146,8 @@ async def login(
             )
     if failed:
         raise Unauthorized(BAD_LOGIN)
+    await limits.refund(limits.login_per_client, "login-client", client)
+    await limits.refund(limits.login_per_email, "login-email", email_key)
     return session
 
 

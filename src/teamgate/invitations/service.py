@@ -121,12 +121,10 @@ async def accept(
     ctx: AppContext, data: dict[str, Any], client: str, request_id: str | None
 ) -> AcceptedInvite:
     limits = ctx.limits
-    await limits.ensure_allowed(limits.accept_per_client, "accept-client", client)
-    try:
-        return await _accept(ctx, data, request_id)
-    except AppError:
-        await limits.spend(limits.accept_per_client, "accept-client", client)
-        raise
+    await limits.take(limits.accept_per_client, "accept-client", client)
+    accepted = await _accept(ctx, data, request_id)
+    await limits.refund(limits.accept_per_client, "accept-client", client)
+    return accepted
 
 
 async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None) -> AcceptedInvite:

@@ -17,7 +17,7 @@ from teamgate.accounts import service as accounts
 from teamgate.auth.routes import set_session_cookie
 from teamgate.context import get_context, request_id
 from teamgate.errors import AppError
-from teamgate.http import MAX_BODY_BYTES, client_address, refuse_foreign_origin
+from teamgate.http import client_address, form_fields, refuse_foreign_origin
 from teamgate.invitations import service as invitations
 
 router = APIRouter(include_in_schema=False)
@@ -41,14 +41,7 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
 
 async def _form(request: Request) -> dict[str, str]:
     refuse_foreign_origin(request, get_context(request).settings.public_origins)
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-        raise AppError("Request body is larger than 1 MiB", 413)
-    try:
-        form = await request.form(max_files=0, max_fields=20)
-    except Exception:  # python-multipart's parse errors have no common base class
-        raise AppError("Malformed form body", 400) from None
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    return await form_fields(request)
 
 
 @router.get("/signup")
