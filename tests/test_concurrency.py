@@ -147,6 +147,13 @@ async def test_two_admins_removing_each_other_leave_one_admin(
             # One removal wins; the loser was removed first, so its key no longer works.
             assert statuses == [200, 401], (a_removes_b.text, b_removes_a.text)
             assert await _admins(db, account_id) == 1
+            # Both nodes see the outcome on the very next request.
+            winner, loser = (key_a, key_b) if a_removes_b.status_code == 200 else (key_b, key_a)
+            for origin in (first, second):
+                seen = await http.post(f"{origin}/api/getTeamData", headers={"X-API-KEY": winner})
+                assert [e["role"] for e in seen.json()] == ["ADMIN"]
+                gone = await http.post(f"{origin}/api/getTeamData", headers={"X-API-KEY": loser})
+                assert gone.status_code == 401
 
 
 async def test_ten_concurrent_acceptances_use_the_code_once(

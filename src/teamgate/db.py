@@ -8,12 +8,16 @@ transactions that guard an invariant lock the account row with ``SELECT ... FOR 
 
 from __future__ import annotations
 
+import asyncio
+import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -57,8 +61,81 @@ def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
     return engine
 
 
+_NAMED_PARAM = re.compile(r"(?<!:):(\w+)")
+
+
+def _positional(sql: str) -> tuple[str, list[str]]:
+    """``:name`` parameters (sqlite3's style) as asyncpg's ``$1``; ``::type`` casts untouched."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _NAMED_PARAM.sub(number, sql), names
+
+
+class RawReader:
+    """The hottest reads on the bare driver: asyncpg's pool with its prepared-statement cache,
+    or one sqlite3 connection used from the event loop (WAL readers never wait for writers).
+
+    SQLAlchemy's async layer costs a few hundred microseconds per statement; a read that runs
+    on every API call should not pay that.
+    """
+
+    def __init__(self, url: str, dialect: str, pool_size: int) -> None:
+        self._url = make_url(url)
+        self._dialect = dialect
+        self._pool_size = pool_size
+        self._pg_pool: asyncpg.Pool | None = None
+        self._pg_lock: asyncio.Lock | None = None
+        self._pg_sql: dict[str, tuple[str, list[str]]] = {}
+        self._sqlite: sqlite3.Connection | None = None
+
+    async def fetchrow(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a read-only query written with ``:name`` parameters."""
+        if self._dialect == "sqlite":
+            # fetchall() steps the statement to its end, so no read transaction stays open.
+            rows: list[tuple[Any, ...]] = self._sqlite_connection().execute(sql, params).fetchall()
+            return rows[0] if rows else None
+        if sql not in self._pg_sql:
+            self._pg_sql[sql] = _positional(sql)
+        query, names = self._pg_sql[sql]
+        pool = self._pg_pool or await self._open_pool()
+        record = await pool.fetchrow(query, *(params[name] for name in names))
+        return tuple(record) if record is not None else None
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        if self._sqlite is None:
+            conn = sqlite3.connect(
+                self._url.database or "", isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only=ON")
+            self._sqlite = conn
+        return self._sqlite
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        self._pg_lock = self._pg_lock or asyncio.Lock()
+        async with self._pg_lock:
+            if self._pg_pool is None:
+                dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._pg_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self._pool_size)
+        return self._pg_pool
+
+    async def close(self) -> None:
+        if self._pg_pool is not None:
+            await self._pg_pool.close()
+            self._pg_pool = None
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+
+
 class Database:
-    """The storage of one server process: a reader and a writer engine (the same on PostgreSQL)."""
+    """The storage of one server process: a reader and a writer engine (the same on PostgreSQL),
+    and a raw reader for the hot path."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
@@ -74,6 +151,7 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
             self.reader = self.writer
+        self.raw = RawReader(self.url, self.dialect, pool_size)
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,6 +169,7 @@ class Database:
             yield conn
 
     async def dispose(self) -> None:
+        await self.raw.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -69,11 +71,6 @@ def _storage_unavailable() -> Response:
     )
 
 
-async def _app_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    return error_response(exc.message, exc.status, exc.headers)
-
-
 async def _http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     messages = {404: "Not found", 405: "Method not allowed"}
@@ -89,25 +86,41 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(message, 400)
 
 
+_RAW_STORAGE_FAILURES: tuple[type[BaseException], ...] = (
+    sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
 def _is_storage_failure(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
+    storage = (OperationalError, InterfaceError, PoolTimeout, OSError, *_RAW_STORAGE_FAILURES)
+    if isinstance(exc, storage):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    if _is_storage_failure(exc) or isinstance(exc, OSError):
+def response_for(exc: Exception) -> Response:
+    """The response for an error raised outside FastAPI's routing (see the app's fast lane)."""
+    if isinstance(exc, AppError):
+        return error_response(exc.message, exc.status, exc.headers)
+    if _is_storage_failure(exc):
         log.warning("storage unavailable: %s", type(exc).__name__)
         return _storage_unavailable()
     log.exception("unexpected error")
     return error_response("Internal server error", 500)
 
 
+async def _render(_request: Request, exc: Exception) -> Response:
+    return response_for(exc)
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(AppError, _render)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DBAPIError, _unexpected)
-    app.add_exception_handler(PoolTimeout, _unexpected)
-    app.add_exception_handler(OSError, _unexpected)
-    app.add_exception_handler(Exception, _unexpected)
+    for storage_error in (DBAPIError, PoolTimeout, OSError, *_RAW_STORAGE_FAILURES):
+        app.add_exception_handler(storage_error, _render)
+    app.add_exception_handler(Exception, _render)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from teamgate.db import Database
 from teamgate.models import api_keys, custom_roles, invitations, memberships, sessions, users
 from teamgate.roles import BUILT_IN, Role, built_in
 
-# The team list is rendered to JSON by the database in one query: no per-row Python work.
-_TEAM_JSON = {
-    "postgresql": text(
-        """
+# The team list is rendered to JSON by the database, in the same query that authenticates the
+# caller: one round trip, no per-row Python work. ``c`` is the caller's membership.
+_TEAM_OF_CALLER = {
+    "postgresql": """
         SELECT coalesce(json_agg(t.doc ORDER BY t.kind, t.ord), '[]'::json)::text FROM (
           SELECT 0 AS kind, m.id AS ord, json_build_object(
                    'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
           FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.account_id = :account
+          WHERE m.account_id = c.account_id
           UNION ALL
           SELECT 1, i.id, json_build_object(
                    'id', coalesce(i.inviter_id, 0), 'login', i.email,
@@ -24,17 +25,15 @@ _TEAM_JSON = {
                    'isInvitation', true, 'invitedRole', i.role,
                    'expiresAt', i.expires_at, 'expired', i.expires_at <= :now)
           FROM invitations i
-          WHERE i.account_id = :account
+          WHERE i.account_id = c.account_id
         ) t
-        """
-    ),
-    "sqlite": text(
-        """
+    """,
+    "sqlite": """
         SELECT coalesce(json_group_array(json(t.doc)), '[]') FROM (
           SELECT 0 AS kind, m.id AS ord, json_object(
                    'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
           FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.account_id = :account
+          WHERE m.account_id = c.account_id
           UNION ALL
           SELECT 1, i.id, json_object(
                    'id', coalesce(i.inviter_id, 0), 'login', i.email,
@@ -44,18 +43,40 @@ _TEAM_JSON = {
                    'expired',
                    CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END)
           FROM invitations i
-          WHERE i.account_id = :account
+          WHERE i.account_id = c.account_id
           ORDER BY kind, ord
         ) t
-        """
-    ),
+    """,
+}
+_CALLER = {
+    "api_key": """
+        SELECT m.account_id FROM api_keys k
+        JOIN memberships m ON m.account_id = k.account_id AND m.user_id = k.user_id
+        WHERE k.key_hash = :token
+    """,
+    "session": """
+        SELECT m.account_id FROM sessions s
+        JOIN memberships m ON m.account_id = s.account_id AND m.user_id = s.user_id
+        WHERE s.id_hash = :token AND s.expires_at > :now
+    """,
+}
+TEAM_JSON_FOR_CALLER = {
+    # Composed from the constant fragments above only; values travel as parameters.
+    (dialect, kind): f"WITH c AS ({caller}) SELECT ({team}) FROM c"  # noqa: S608
+    for dialect, team in _TEAM_OF_CALLER.items()
+    for kind, caller in _CALLER.items()
 }
 
 
-async def team_json(conn: AsyncConnection, account_id: int, at: int) -> str:
-    query = _TEAM_JSON[conn.dialect.name]
-    result: str = (await conn.execute(query, {"account": account_id, "now": at})).scalar_one()
-    return result
+async def team_json_for(db: Database, kind: str, token_hash: str, at: int) -> str | None:
+    """The caller's team as JSON text, or None when the credential does not (or no longer) work.
+
+    Every role may read the team, so membership is the whole permission check.
+    """
+    row = await db.raw.fetchrow(
+        TEAM_JSON_FOR_CALLER[db.dialect, kind], {"token": token_hash, "now": at}
+    )
+    return row[0] if row is not None else None
 
 
 async def custom_role_bases(conn: AsyncConnection, account_id: int) -> list[tuple[str, Role]]:

@@ -8,7 +8,7 @@ from teamgate import audit
 from teamgate.auth.caller import Credential, resolve, resolve_locked
 from teamgate.db import Database, now
 from teamgate.emails import InvalidEmail, canonical_email
-from teamgate.errors import AppError
+from teamgate.errors import AppError, Unauthorized
 from teamgate.roles import Action, Role, role_input
 from teamgate.team import repository as repo
 
@@ -25,10 +25,11 @@ def email_or_error(value: object) -> str:
 
 
 async def team_json(db: Database, cred: Credential) -> str:
-    async with db.read() as conn:
-        caller = await resolve(conn, cred)
-        caller.require(Action.READ_TEAM)
-        return await repo.team_json(conn, caller.account_id, now())
+    """getTeamData: one query authenticates and renders (the API's hottest path)."""
+    team = await repo.team_json_for(db, cred.kind, cred.token_hash, now())
+    if team is None:
+        raise Unauthorized()
+    return team
 
 
 async def role_hierarchy(db: Database, cred: Credential) -> list[str]:
