@@ -3,7 +3,7 @@
 Both are served by uvicorn (uvloop, httptools, one process) and loaded by wrk on loopback;
 the result is teamgate's requests/s as a ratio of the ceiling's. Needs `wrk` (Debian package).
 
-    .venv/bin/python bench/team_data.py [--database-url postgresql://postgres@127.0.0.1/bench]
+    .venv/bin/python bench/team_data.py [--backends sqlite,postgresql] [--plot docs/img/x.png]
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).parent
+POSTGRES_ADMIN = os.environ.get(
+    "TEAMGATE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 LUA = """wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Content-Type"] = "application/json"
@@ -102,40 +105,104 @@ async def seed(database_url: str) -> str:
     return key
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (apt-get install wrk)")
-    work = Path(tempfile.mkdtemp(prefix="teamgate-bench-"))
-    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+async def _admin_sql(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def measure(url: str, work: Path, seconds: int, connections: int) -> dict[str, float]:
+    """Requests/s of the ceiling and of teamgate on ``url``, one after the other."""
     key = asyncio.run(seed(url))
     script = work / "post.lua"
     script.write_text(LUA)
     env = {**os.environ, "TEAMGATE_DATABASE_URL": url, "TEAMGATE_DATA_DIR": str(work)}
     results = {}
-    for name, target, factory in (
-        ("ceiling", "ceiling_app:app", False),
-        ("teamgate", "teamgate.app:create_app", True),
-    ):
+    targets = (("ceiling", "ceiling_app:app", False), ("teamgate", "teamgate.app:create_app", True))
+    for name, target, factory in targets:
         port = free_port()
         proc = uvicorn(target, port, env, factory)
         endpoint = f"http://127.0.0.1:{port}/api/getTeamData"
         try:
             wait_ready(endpoint, proc)
-            wrk(endpoint, key, 1, args.connections, script)  # warm-up
-            results[name] = wrk(endpoint, key, args.seconds, args.connections, script)
+            wrk(endpoint, key, 1, connections, script)  # warm-up
+            results[name] = wrk(endpoint, key, seconds, connections, script)
         finally:
             proc.terminate()
             proc.wait()
-    ratio = results["teamgate"] / results["ceiling"]
-    backend = url.split(":", 1)[0]
-    print(f"ceiling  {results['ceiling']:>9.0f} req/s")
-    print(f"teamgate {results['teamgate']:>9.0f} req/s  ({backend})")
-    print(f"ratio    {ratio:.2f}")
+    return results
+
+
+def plot(results: dict[str, dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = list(results)
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    width = 0.38
+    xs = range(len(backends))
+    ceiling = [results[b]["ceiling"] for b in backends]
+    ours = [results[b]["teamgate"] for b in backends]
+    ax.bar(
+        [x - width / 2 for x in xs],
+        ceiling,
+        width,
+        label="bare Starlette (ceiling)",
+        color="#adb5bd",
+    )
+    bars = ax.bar(
+        [x + width / 2 for x in xs], ours, width, label="teamgate getTeamData", color="#3b5bdb"
+    )
+    for bar, backend in zip(bars, backends, strict=True):
+        ratio = results[backend]["teamgate"] / results[backend]["ceiling"]
+        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+        ax.annotate(f"{ratio:.2f} of ceiling", top, ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(list(xs), backends)
+    ax.set_ylabel("requests/s")
+    ax.set_title("getTeamData, 20 members, API key (one process, wrk)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--plot", type=Path, help="write a bar chart (needs matplotlib)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    results: dict[str, dict[str, float]] = {}
+    for backend in args.backends.split(","):
+        work = Path(tempfile.mkdtemp(prefix="teamgate-bench-"))
+        if backend == "sqlite":
+            results[backend] = measure(
+                f"sqlite:///{work / 'bench.db'}", work, args.seconds, args.connections
+            )
+            continue
+        name = f"teamgate_bench_{os.getpid()}"
+        asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+        try:
+            url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+            results[backend] = measure(url, work, args.seconds, args.connections)
+        finally:
+            asyncio.run(_admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    for backend, r in results.items():
+        ratio = r["teamgate"] / r["ceiling"]
+        print(
+            f"{backend:<11} ceiling {r['ceiling']:>8.0f} req/s"
+            f"  teamgate {r['teamgate']:>8.0f} req/s  ratio {ratio:.2f}"
+        )
+    if args.plot:
+        plot(results, args.plot)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 PUBLIC_ORIGIN = "http://testserver"
 PASSWORD = "correct horse battery"
+# Every endpoint that needs credentials (all of /api/* but login, logout and acceptInvite).
+AUTHENTICATED_ENDPOINTS = [
+    "getTeamData", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
+    "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken",
+]  # fmt: skip
 
 
 def _pg_dsn(url: str) -> str:

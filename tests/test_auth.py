@@ -19,6 +19,9 @@ from teamgate.models import api_keys, invitations, sessions, users
 from teamgate.security import hash_password
 
 from .conftest import (
+    AUTHENTICATED_ENDPOINTS as ENDPOINTS,
+)
+from .conftest import (
     PASSWORD,
     PUBLIC_ORIGIN,
     Member,
@@ -33,17 +36,6 @@ SESSION_COOKIE = "teamgate_session"
 LOGIN_LIMIT_PER_EMAIL = 3
 LOGIN_LIMIT_PER_CLIENT = 5
 BAD_LOGIN = "Invalid email or password"
-ENDPOINTS = [
-    "getTeamData",
-    "inviteUsers",
-    "removeUser",
-    "removeInvitation",
-    "makeAdmin",
-    "getRoleHierarchy",
-    "addApiToken",
-    "fetchApiTokens",
-    "deleteApiToken",
-]
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ from teamgate.context import AppContext
 from teamgate.models import invitations, memberships
 
 from .conftest import (
+    AUTHENTICATED_ENDPOINTS as ENDPOINTS,
+)
+from .conftest import (
     PASSWORD,
     PUBLIC_ORIGIN,
     Member,
@@ -29,17 +32,6 @@ from .conftest import (
 )
 
 MiB = 1024 * 1024
-ENDPOINTS = [
-    "getTeamData",
-    "inviteUsers",
-    "removeUser",
-    "removeInvitation",
-    "makeAdmin",
-    "getRoleHierarchy",
-    "addApiToken",
-    "fetchApiTokens",
-    "deleteApiToken",
-]
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from teamgate.accounts.service import create_account
 from teamgate.app import create_app
 from teamgate.config import Settings
 
+from .conftest import AUTHENTICATED_ENDPOINTS
+
 SEED = json.loads((Path(__file__).parent / "fixtures" / "seed_openapi.json").read_text())
 SEED_PATHS = {path: doc["paths"][path]["post"] for doc in SEED for path in doc["paths"]}
 
@@ -143,3 +145,9 @@ def test_seed_requests_never_fail_the_server(
         jsonschema.validate(response.json(), _seed_schema(path, status))
     else:
         assert set(response.json()) == {"error", "actionErrors"}
+
+
+def test_credential_tests_cover_every_authenticated_endpoint(api: tuple[SyncClient, str]) -> None:
+    client, _ = api
+    paths = {path.removeprefix("/api/") for path in client.get("/openapi.json").json()["paths"]}
+    assert paths - {"login", "logout", "acceptInvite"} == set(AUTHENTICATED_ENDPOINTS)

@@ -91,7 +91,15 @@ class ApiToken(BaseModel):
     name: str
     keyPrefix: str
     createdAt: int
-    key: str | None = Field(default=None, description="The plain key, only in addApiToken's answer")
+
+
+class NewApiToken(ApiToken):
+    key: str = Field(description="The plain key, shown this once")
+    apiTokenList: list[ApiToken]
+
+
+class ApiTokenList(BaseModel):
+    apiTokenList: list[ApiToken]
 
 
 class DeleteApiTokenRequest(_Doc):

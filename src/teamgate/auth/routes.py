@@ -69,7 +69,7 @@ async def logout(request: Request) -> Response:
     "/addApiToken",
     summary="Create an API key (shown once, in the field `key`)",
     response_model=None,
-    responses=schemas.responses(schemas.ApiToken, 400, 403),
+    responses=schemas.responses(schemas.NewApiToken, 400, 403),
     openapi_extra=body_doc(schemas.AddApiTokenRequest),
 )
 async def add_api_token(request: Request, cred: CredentialDep) -> Response:
@@ -84,7 +84,7 @@ async def add_api_token(request: Request, cred: CredentialDep) -> Response:
     "/fetchApiTokens",
     summary="The caller's own API keys (never the keys themselves)",
     response_model=None,
-    responses=schemas.responses(list[schemas.ApiToken], 403),
+    responses=schemas.responses(schemas.ApiTokenList, 403),
     openapi_extra=body_doc(schemas.Empty),
 )
 async def fetch_api_tokens(request: Request, cred: CredentialDep) -> Response:
@@ -97,7 +97,7 @@ async def fetch_api_tokens(request: Request, cred: CredentialDep) -> Response:
     "/deleteApiToken",
     summary="Revoke one of the caller's own API keys",
     response_model=None,
-    responses=schemas.responses(schemas.Empty, 400, 403),
+    responses=schemas.responses(schemas.DeleteApiTokenRequest, 400, 403),
     openapi_extra=body_doc(schemas.DeleteApiTokenRequest),
 )
 async def delete_api_token(request: Request, cred: CredentialDep) -> Response:
