@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from teamgate.accounts.service import create_account
 from teamgate.auth.service import create_api_key
 from teamgate.db import Database, now
-from teamgate.models import invitations, memberships, users
+from teamgate.models import api_keys, invitations, memberships, users
 
 from .conftest import BACKENDS, PASSWORD, _truncate, password_hash_of
 
@@ -232,3 +233,145 @@ async def test_existing_user_accepting_concurrently_joins_once(
             )
         )
     assert sorted(a.status_code for a in answers) == [200] + [400] * 9
+
+
+async def test_accepting_while_the_invitation_is_replaced_or_revoked_never_fails_the_server(
+    servers: tuple[str, list[str]], db: Database
+) -> None:
+    """Acceptance deletes the invitation, then inserts rows that reference the account; the
+    rivals lock the account, then touch the invitation. On PostgreSQL a trigger that pauses
+    membership inserts holds that window open (it once ended in a deadlock and a 500)."""
+    url, (first, second) = servers
+    created = await create_account(db, name="Churn", admin_email="boss@churn.com", admin_name="B")
+    headers = {"X-API-KEY": created.api_key}
+    paused = not url.startswith("sqlite")
+    async with contextlib.AsyncExitStack() as stack:
+        if paused:
+            await stack.enter_async_context(_slow_membership_inserts(db))
+        async with httpx.AsyncClient(timeout=30) as http:
+            for round_no in range(4):
+                email = f"bob{round_no}@churn.com"
+                invited = await http.post(
+                    f"{first}/api/inviteUsers",
+                    json={"inviteeEmail": email, "inviteeRole": "MEMBER"},
+                    headers=headers,
+                )
+                code = invited.json()["finalInviteCode"]
+                rival = "inviteUsers" if round_no % 2 else "removeUser"
+                rival_body = (
+                    {"inviteeEmail": email, "inviteeRole": "VIEWER"}
+                    if rival == "inviteUsers"
+                    else {"email": email}
+                )
+                answers = await asyncio.gather(
+                    http.post(
+                        f"{second}/api/acceptInvite",
+                        json={"inviteCode": code, "name": "Bob", "password": PASSWORD},
+                    ),
+                    _once_paused(
+                        db,
+                        paused,
+                        http.post(f"{first}/api/{rival}", json=rival_body, headers=headers),
+                    ),
+                )
+                assert all(a.status_code < 500 for a in answers), [a.text for a in answers]
+                # The rival either wins, or finds the invitation already turned into a member.
+                assert answers[1].status_code == 200 or (
+                    answers[1].json()["error"] in ("User already exists", "User not found")
+                )
+
+
+async def _once_paused(
+    db: Database, paused: bool, request: Awaitable[httpx.Response]
+) -> httpx.Response:
+    """Sends the rival while the acceptance's transaction sits in the paused insert."""
+    for _ in range(300 if paused else 0):
+        async with db.read() as conn:
+            sleeping = await conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+            )
+            if sleeping.scalar_one():
+                break
+        await asyncio.sleep(0.01)
+    return await request
+
+
+@contextlib.asynccontextmanager
+async def _slow_membership_inserts(db: Database) -> AsyncIterator[None]:
+    async with db.write() as conn:
+        await conn.exec_driver_sql(
+            "CREATE FUNCTION test_pause() RETURNS trigger AS "
+            "$$ BEGIN PERFORM pg_sleep(0.6); RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        await conn.exec_driver_sql(
+            "CREATE TRIGGER test_pause BEFORE INSERT ON memberships "
+            "FOR EACH ROW EXECUTE FUNCTION test_pause()"
+        )
+    try:
+        yield
+    finally:
+        async with db.write() as conn:
+            await conn.exec_driver_sql("DROP TRIGGER test_pause ON memberships")
+            await conn.exec_driver_sql("DROP FUNCTION test_pause()")
+
+
+async def test_a_key_made_while_its_owner_is_removed_does_not_survive(
+    servers: tuple[str, list[str]], db: Database
+) -> None:
+    _, (first, second) = servers
+    created = await create_account(
+        db, name="Orphans", admin_email="boss@orphan.com", admin_name="Boss"
+    )
+    async with db.write() as conn:
+        await conn.execute(
+            users.insert().values(
+                email="leaver@orphan.com",
+                name="Leaver",
+                password_hash=await password_hash_of(PASSWORD),
+                created_at=now(),
+            )
+        )
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(ROUNDS):
+            async with db.write() as conn:
+                leaver = (
+                    await conn.execute(
+                        select(users.c.id).where(users.c.email == "leaver@orphan.com")
+                    )
+                ).scalar_one()
+                await conn.execute(
+                    memberships.insert().values(
+                        account_id=created.account_id,
+                        user_id=leaver,
+                        role="MEMBER",
+                        created_at=now(),
+                    )
+                )
+            login = await http.post(
+                f"{first}/api/login", json={"email": "leaver@orphan.com", "password": PASSWORD}
+            )
+            cookie = {"Cookie": f"teamgate_session={login.cookies['teamgate_session']}"}
+            answers = await asyncio.gather(
+                http.post(f"{second}/api/addApiToken", json={"name": "late"}, headers=cookie),
+                http.post(
+                    f"{first}/api/removeUser", json={"email": "leaver@orphan.com"},
+                    headers={"X-API-KEY": created.api_key},
+                ),
+            )  # fmt: skip
+            assert answers[1].status_code == 200
+            assert answers[0].status_code in (200, 401)
+            async with db.read() as conn:
+                left = (
+                    await conn.execute(
+                        select(func.count()).where(
+                            api_keys.c.user_id == leaver,
+                            api_keys.c.account_id == created.account_id,
+                        )
+                    )
+                ).scalar_one()
+            assert left == 0
+            if answers[0].status_code == 200:
+                late_key = answers[0].json()["key"]
+                assert (
+                    await http.post(f"{first}/api/getTeamData", headers={"X-API-KEY": late_key})
+                ).status_code == 401

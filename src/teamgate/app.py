@@ -16,7 +16,7 @@ from teamgate.auth.routes import router as auth_router
 from teamgate.config import Settings
 from teamgate.context import AppContext
 from teamgate.db import Database
-from teamgate.http import EdgeMiddleware, json_response
+from teamgate.http import EdgeMiddleware, json_response, redact_access_log
 from teamgate.invitations.routes import router as invitations_router
 from teamgate.ratelimit import Limits
 from teamgate.team.routes import get_team_data
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await ctx.db.dispose()
 
+    redact_access_log()
     app = FastAPI(title="teamgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx
     errors.install(app)

@@ -9,6 +9,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -86,7 +87,10 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(message, 400)
 
 
+# PostgreSQL gave up on a transaction that lost a race (it can be retried): a 503, not a 500.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 _RAW_STORAGE_FAILURES: tuple[type[BaseException], ...] = (
+    StorageError,
     sqlite3.OperationalError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
@@ -99,7 +103,10 @@ def _is_storage_failure(exc: BaseException) -> bool:
     storage = (OperationalError, InterfaceError, PoolTimeout, OSError, *_RAW_STORAGE_FAILURES)
     if isinstance(exc, storage):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return exc.connection_invalidated or sqlstate in _RETRYABLE_SQLSTATES
+    return False
 
 
 def response_for(exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 from typing import Any
 from urllib.parse import parse_qsl
@@ -149,3 +150,19 @@ class EdgeMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RedactQueryStrings(logging.Filter):
+    """Drops query strings from uvicorn's access log: invite and setup links carry secrets there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueryStrings) for f in access.filters):
+        access.addFilter(RedactQueryStrings())

@@ -26,7 +26,10 @@ def _storage_uri(uri: str) -> str:
 
 class Limits:
     def __init__(self, settings: Settings) -> None:
-        self.storage = storage_from_string(_storage_uri(settings.rate_limit_storage))
+        # Storage failures surface as limits.errors.StorageError: a 503, like the database's.
+        self.storage = storage_from_string(
+            _storage_uri(settings.rate_limit_storage), wrap_exceptions=True
+        )
         self.limiter = FixedWindowRateLimiter(self.storage)
         self.login_per_email = parse(settings.rate_limit_login_per_email)
         self.login_per_client = parse(settings.rate_limit_login_per_client)

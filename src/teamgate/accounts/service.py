@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate import audit
 from teamgate.auth.service import create_api_key
@@ -17,6 +18,7 @@ from teamgate.security import hash_password, new_token, password_problem, token_
 from teamgate.text import display_name
 
 SETUP_TTL_SECONDS = 24 * 3600
+SETUP_LINK_INVALID = "This setup link is no longer valid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,10 @@ async def create_account(
                     setup_tokens.c.expires_at > at,
                 )
             )
-            if not used.rowcount:
-                raise AppError("This setup link is no longer valid")
+            if not used.rowcount or await _account_count(conn):
+                raise AppError(SETUP_LINK_INVALID)
+        # The first-run link only ever creates the first account; once one exists it is moot.
+        await conn.execute(delete(setup_tokens))
         account_id = (
             await conn.execute(
                 insert(accounts)
@@ -99,10 +103,9 @@ async def create_account(
     return CreatedAccount(account_id, user_id, key["key"])
 
 
-async def has_accounts(db: Database) -> bool:
-    async with db.read() as conn:
-        count: int = (await conn.execute(select(func.count()).select_from(accounts))).scalar_one()
-    return count > 0
+async def _account_count(conn: AsyncConnection) -> int:
+    count: int = (await conn.execute(select(func.count()).select_from(accounts))).scalar_one()
+    return count
 
 
 async def issue_setup_token(db: Database) -> str | None:
@@ -110,7 +113,7 @@ async def issue_setup_token(db: Database) -> str | None:
     token = new_token()
     at = now()
     async with db.write() as conn:
-        if (await conn.execute(select(func.count()).select_from(accounts))).scalar_one():
+        if await _account_count(conn):
             return None
         await conn.execute(delete(setup_tokens))
         await conn.execute(

@@ -42,8 +42,8 @@ class Caller:
             raise Forbidden.for_role(self.role)
 
     def require_session(self) -> None:
-        if self.credential.kind != "session":
-            raise Forbidden("API keys cannot create, list or delete API keys")
+        if self.credential.kind != "session":  # API keys cannot create, list or delete API keys
+            raise Forbidden.for_role(self.role)
 
 
 async def credential(request: Request) -> Credential:
@@ -103,17 +103,25 @@ async def resolve(conn: AsyncConnection, cred: Credential) -> Caller:
     return Caller(row[0], row[1], row[2], row[3], row[4], Role(row[5]), cred)
 
 
-async def resolve_locked(conn: AsyncConnection, cred: Credential) -> Caller:
-    """Resolve inside a write transaction, holding the caller's account row locked.
+async def lock_account(conn: AsyncConnection, account_id: int) -> None:
+    """Serialise the writes that guard one account's invariants (PostgreSQL; SQLite's writer
+    already holds the database lock). ``FOR NO KEY UPDATE`` conflicts with itself but not with
+    the key-share locks that foreign-key inserts take, so it cannot deadlock with them."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(
+            select(accounts.c.id).where(accounts.c.id == account_id).with_for_update(key_share=True)
+        )
 
-    Rules that span several rows (never remove the last ADMIN, one use per invitation) are
-    checked after this lock, and the caller is re-read under it: a caller removed by a
-    concurrent request is no longer a caller. SQLite's writer already holds the database lock.
+
+async def resolve_locked(conn: AsyncConnection, cred: Credential) -> Caller:
+    """Resolve inside a write transaction, holding the caller's account locked.
+
+    Rules that span several rows (never remove the last ADMIN, never leave a key or session
+    behind a removed member) are checked after this lock, and the caller is re-read under it:
+    a caller removed by a concurrent request is no longer a caller.
     """
     caller = await resolve(conn, cred)
     if conn.dialect.name == "sqlite":
         return caller
-    await conn.execute(
-        select(accounts.c.id).where(accounts.c.id == caller.account_id).with_for_update()
-    )
+    await lock_account(conn, caller.account_id)
     return await resolve(conn, cred)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate import audit
-from teamgate.auth.caller import Credential, resolve
+from teamgate.auth.caller import Credential, lock_account, resolve, resolve_locked
 from teamgate.context import AppContext
 from teamgate.db import Database, now
 from teamgate.emails import InvalidEmail, canonical_email
@@ -91,7 +91,10 @@ async def login(
         email = canonical_email(raw_email)
     except InvalidEmail:
         email = None
-    email_key = email or (raw_email.strip().lower() if isinstance(raw_email, str) else "")
+    # An invalid address still gets a budget, under a bounded key (never the raw input).
+    email_key = email or (
+        token_hash(raw_email.strip().lower()) if isinstance(raw_email, str) else ""
+    )
     await limits.take(limits.login_per_client, "login-client", client)
     if email_key:
         try:
@@ -120,6 +123,11 @@ async def login(
                 )
             ).scalar_one_or_none()
     async with ctx.db.write() as conn:
+        if ok and row is not None and account_id is not None:
+            # The membership is re-read under the account lock: a member removed meanwhile
+            # must not walk away with a fresh session.
+            await lock_account(conn, account_id)
+            ok = await _is_member(conn, row[0], account_id)
         if not ok or row is None or account_id is None:
             await audit.record(
                 conn, "login", outcome="failure", target=email, request_id=request_id
@@ -151,6 +159,15 @@ async def login(
     return session
 
 
+async def _is_member(conn: AsyncConnection, user_id: int, account_id: int) -> bool:
+    found = await conn.execute(
+        select(memberships.c.id).where(
+            memberships.c.user_id == user_id, memberships.c.account_id == account_id
+        )
+    )
+    return found.first() is not None
+
+
 async def logout(db: Database, session_token: str | None) -> None:
     if not session_token:
         return
@@ -162,7 +179,7 @@ async def add_api_key(
     db: Database, cred: Credential, name_value: object, request_id: str | None
 ) -> dict[str, Any]:
     async with db.write() as conn:
-        caller = await resolve(conn, cred)
+        caller = await resolve_locked(conn, cred)
         caller.require(Action.OWN_KEYS)
         caller.require_session()
         name = "API key" if name_value is None else display_name(name_value, "name", max_len=100)
@@ -194,12 +211,12 @@ async def list_api_keys(db: Database, cred: Credential) -> list[dict[str, Any]]:
 async def delete_api_key(
     db: Database, cred: Credential, key_id: object, request_id: str | None
 ) -> None:
-    if not isinstance(key_id, int) or isinstance(key_id, bool) or not 0 < key_id < 2**31:
-        raise AppError("apiTokenId must be an integer")
     async with db.write() as conn:
         caller = await resolve(conn, cred)
         caller.require(Action.OWN_KEYS)
         caller.require_session()
+        if not isinstance(key_id, int) or isinstance(key_id, bool) or not 0 < key_id < 2**31:
+            raise AppError("apiTokenId must be an integer")
         result = await conn.execute(
             delete(api_keys).where(
                 api_keys.c.id == key_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 import jwt
 
@@ -61,8 +61,8 @@ def extract_code(value: str) -> str:
     """Accept the bare code or the whole invite link."""
     if "signupInvitationCode=" not in value:
         return value.strip()
-    codes = parse_qs(urlsplit(value.strip()).query).get("signupInvitationCode", [""])
-    return codes[0]
+    query = value.strip().partition("?")[2]
+    return parse_qs(query).get("signupInvitationCode", [""])[0]
 
 
 def link(origin: str, code: str, email: str) -> str:

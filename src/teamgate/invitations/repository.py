@@ -65,6 +65,18 @@ async def upsert(
     )
 
 
+async def pending_inviter(conn: AsyncConnection, account_id: int, email: str) -> int | None:
+    """Who sent the pending invitation for this email (None if there is none, or no inviter)."""
+    inviter: int | None = (
+        await conn.execute(
+            select(invitations.c.inviter_id).where(
+                invitations.c.account_id == account_id, invitations.c.email == email
+            )
+        )
+    ).scalar_one_or_none()
+    return inviter
+
+
 async def pending_by_jti(conn: AsyncConnection, jti: str, at: int) -> PendingInvitation | None:
     row = (
         await conn.execute(

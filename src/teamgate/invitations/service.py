@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from teamgate import audit
 from teamgate.auth.caller import Credential, resolve_locked
-from teamgate.auth.service import NewSession, create_session
+from teamgate.auth.service import BAD_LOGIN, NewSession, create_session
 from teamgate.context import AppContext
 from teamgate.db import dialect_insert, now
 from teamgate.emails import InvalidEmail, canonical_email, domain_allowed, email_domain
@@ -24,6 +24,7 @@ from teamgate.team import repository as team_repo
 from teamgate.text import display_name
 
 ASK_ADMIN = "Ask admin to invite you"
+INVITED_BY_ANOTHER = "An invitation from another member is pending for this email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,10 @@ def _origin(ctx: AppContext, website: object) -> str:
     origins = ctx.settings.public_origins
     if website is None:
         return origins[0]
-    if isinstance(website, str) and website.rstrip("/") in origins:
-        return website.rstrip("/")
+    if isinstance(website, str):
+        origin = website.removesuffix("/")
+        if origin in origins:
+            return origin
     raise AppError("Invalid website host name")
 
 
@@ -75,6 +78,10 @@ async def invite(
             raise AppError("User not allowed to invite for this role")
         origin = _origin(ctx, data.get("websiteHostName"))
         name = _invitee_name(data.get("inviteeName"))
+        if not permits(caller.base_role, Action.MANAGE_MEMBERS):
+            inviter = await repo.pending_inviter(conn, caller.account_id, email)
+            if inviter is not None and inviter != caller.user_id:
+                raise AppError(INVITED_BY_ANOTHER)
         await ctx.limits.take(
             ctx.limits.invite_per_account, "invite-account", str(caller.account_id)
         )
@@ -137,18 +144,23 @@ async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None)
     async with ctx.db.read() as conn:
         existing = await repo.user_by_email(conn, pending.email)
     password = data.get("password")
+    # Checked alike for new and existing users (every stored password obeys the same rule).
+    problem = password_problem(password)
+    if problem:
+        raise AppError(problem)
+    assert isinstance(password, str)
     new_hash: str | None = None
     name: str | None = None
-    if existing is not None and existing[1] is not None:
-        if not await verify_password(existing[1], password):
-            raise Unauthorized("Invalid email or password")
+    if existing is not None:
+        # An existing user proves who they are with their own password; an invite code never
+        # sets credentials on an existing user (its holder may be the inviter, not the user).
+        # A user without a password (created for API-key use only) cannot accept this way.
+        if existing[1] is None:
+            raise AppError(ASK_ADMIN)
+        await _verify_existing_password(ctx, pending.email, existing[1], password)
     else:
         name_value = data.get("name")
         name = display_name(pending.name if name_value is None else name_value, "name")
-        problem = password_problem(password)
-        if problem:
-            raise AppError(problem)
-        assert isinstance(password, str)
         new_hash = await hash_password(password)
 
     at = now()
@@ -170,12 +182,6 @@ async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None)
                 ).scalar_one()
             else:
                 user_id = existing[0]
-                if new_hash is not None:
-                    await conn.execute(
-                        update(users)
-                        .where(users.c.id == user_id, users.c.password_hash.is_(None))
-                        .values(password_hash=new_hash, name=name)
-                    )
             inserted = await conn.execute(
                 dialect_insert(conn, memberships)
                 .values(account_id=pending.account_id, user_id=user_id, role=role, created_at=at)
@@ -200,6 +206,17 @@ async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None)
         # A concurrent acceptance created this user first; nothing here was written.
         raise AppError(ASK_ADMIN) from None
     return AcceptedInvite(session, pending.email, role)
+
+
+async def _verify_existing_password(
+    ctx: AppContext, email: str, stored_hash: str, password: str
+) -> None:
+    """The login check, under the login's per-email budget (no second door for guessing)."""
+    limits = ctx.limits
+    await limits.take(limits.login_per_email, "login-email", email)
+    if not await verify_password(stored_hash, password):
+        raise Unauthorized(BAD_LOGIN)
+    await limits.refund(limits.login_per_email, "login-email", email)
 
 
 async def remove_invitation(

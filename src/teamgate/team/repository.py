@@ -141,7 +141,13 @@ async def admin_count(conn: AsyncConnection, account_id: int) -> int:
 
 
 async def remove_membership(conn: AsyncConnection, account_id: int, user_id: int) -> None:
-    """Remove a member and end, at once, every API key and session of theirs for this account."""
+    """Remove a member and end, at once, every API key and session of theirs for this account,
+    and every invitation they sent that is still pending (they hold those links)."""
+    await conn.execute(
+        delete(invitations).where(
+            invitations.c.account_id == account_id, invitations.c.inviter_id == user_id
+        )
+    )
     for table in (api_keys, sessions):
         await conn.execute(
             delete(table).where(table.c.account_id == account_id, table.c.user_id == user_id)
@@ -151,15 +157,6 @@ async def remove_membership(conn: AsyncConnection, account_id: int, user_id: int
             memberships.c.account_id == account_id, memberships.c.user_id == user_id
         )
     )
-
-
-async def delete_invitation(conn: AsyncConnection, account_id: int, email: str) -> bool:
-    result = await conn.execute(
-        delete(invitations).where(
-            invitations.c.account_id == account_id, invitations.c.email == email
-        )
-    )
-    return bool(result.rowcount)
 
 
 async def set_role(conn: AsyncConnection, account_id: int, user_id: int, role: str) -> None:

@@ -9,6 +9,7 @@ from teamgate.auth.caller import Credential, resolve, resolve_locked
 from teamgate.db import Database, now
 from teamgate.emails import InvalidEmail, canonical_email
 from teamgate.errors import AppError, Unauthorized
+from teamgate.invitations import repository as invitation_repo
 from teamgate.roles import Action, Role, role_input
 from teamgate.team import repository as repo
 
@@ -56,9 +57,9 @@ async def remove_user(
             if target_base is Role.ADMIN and await repo.admin_count(conn, caller.account_id) <= 1:
                 raise AppError(LAST_ADMIN)
             await repo.remove_membership(conn, caller.account_id, removed_id)
-            await repo.delete_invitation(conn, caller.account_id, email)
+            await invitation_repo.delete_for_email(conn, caller.account_id, email, None)
             action = "member.remove"
-        elif await repo.delete_invitation(conn, caller.account_id, email):
+        elif await invitation_repo.delete_for_email(conn, caller.account_id, email, None):
             action = "invitation.revoke"
         else:
             raise AppError(USER_NOT_FOUND)

@@ -33,9 +33,15 @@ PAGE_HEADERS = {
 }
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+def _page(
+    request: Request,
+    name: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
     return templates.TemplateResponse(
-        request, name, context, status_code=status, headers=PAGE_HEADERS
+        request, name, context, status_code=status, headers={**PAGE_HEADERS, **(headers or {})}
     )
 
 
@@ -67,12 +73,14 @@ async def signup_submit(request: Request) -> Response:
             request_id(request),
         )
     except AppError as error:
-        if pending is None:
-            return _page(request, "invalid.html", 400, message=error.message)
+        if pending is None or error.status == 429:
+            status = 429 if error.status == 429 else 400
+            return _page(request, "invalid.html", status, error.headers, message=error.message)
         return _page(
             request,
             "signup.html",
             error.status,
+            error.headers,
             invitation=pending,
             code=form.get("inviteCode"),
             error=error.message,
@@ -91,7 +99,7 @@ async def signup_submit(request: Request) -> Response:
 @router.get("/setup")
 async def setup_page(request: Request, token: str = "") -> Response:
     if not await accounts.setup_token_valid(get_context(request).db, token):
-        return _page(request, "invalid.html", 400, message="This setup link is no longer valid")
+        return _page(request, "invalid.html", 400, message=accounts.SETUP_LINK_INVALID)
     return _page(request, "setup.html", token=token)
 
 

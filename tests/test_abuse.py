@@ -1,0 +1,216 @@
+"""Abuse cases: taking over users through invitations, guessing through side doors, keeping a
+way back in after removal, and inputs that once reached a 5xx."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from teamgate.accounts.service import create_account, issue_setup_token
+from teamgate.config import Settings
+from teamgate.context import AppContext
+from teamgate.http import RedactQueryStrings
+from teamgate.models import users
+
+from .conftest import PASSWORD, call, error_of, make_account, make_member, snapshot
+
+ASK_ADMIN = "Ask admin to invite you"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"rate_limit_login_per_email": "3 per 15 minutes"})
+
+
+async def _invite(client: httpx.AsyncClient, key: str, email: str, role: str = "VIEWER") -> str:
+    response = await call(
+        client, "inviteUsers", {"inviteeEmail": email, "inviteeRole": role}, key=key
+    )
+    assert response.status_code == 200, response.text
+    return str(
+        parse_qs(urlsplit(response.json()["finalInviteCode"]).query)["signupInvitationCode"][0]
+    )
+
+
+async def test_an_invite_cannot_set_credentials_on_a_passwordless_user(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    victim = await make_account(ctx, "Victim Co", "ada@acme.com", password=None)
+    attacker = await make_account(ctx, "Attacker", "eve@gmail.com", password=None)
+    code = await _invite(client, attacker.api_key, victim.email)
+    before = await snapshot(ctx)
+
+    response = await call(
+        client, "acceptInvite", {"inviteCode": code, "name": "x", "password": "attacker-pw"}
+    )
+
+    assert response.status_code == 400
+    assert error_of(response) == ASK_ADMIN
+    assert await snapshot(ctx) == before
+    login = await call(client, "login", {"email": victim.email, "password": "attacker-pw"})
+    assert login.status_code == 401
+
+
+async def test_accepting_as_an_existing_user_shares_the_login_guess_budget(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    victim = await make_account(ctx, "Victim Co", "ada@acme.com")
+    attacker = await make_account(ctx, "Attacker", "eve@gmail.com", password=None)
+    for _ in range(3):
+        assert (
+            await call(client, "login", {"email": victim.email, "password": "guess-guess"})
+        ).status_code == 401
+    code = await _invite(client, attacker.api_key, victim.email)
+    before = await snapshot(ctx)
+
+    guessed = await call(client, "acceptInvite", {"inviteCode": code, "password": PASSWORD})
+
+    assert guessed.status_code == 429
+    assert guessed.headers["Retry-After"].isdigit()
+    assert await snapshot(ctx) == before
+
+
+async def test_short_passwords_look_alike_for_known_and_unknown_users(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, "Acme", "admin@acme.com", password=None)
+    await make_account(ctx, "Other", "known@acme.com")
+    known = await _invite(client, admin.api_key, "known@acme.com")
+    unknown = await _invite(client, admin.api_key, "unknown@acme.com")
+    answers = [
+        await call(client, "acceptInvite", {"inviteCode": code, "name": "N", "password": "short"})
+        for code in (known, unknown)
+    ]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert answers[0].json() == answers[1].json()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "http://[/?signupInvitationCode=x",
+        "?signupInvitationCode=",
+        "http://a/?signupInvitationCode=%zz",
+    ],
+)
+async def test_malformed_links_are_refused_not_crashed(
+    client: httpx.AsyncClient, ctx: AppContext, code: str
+) -> None:
+    await make_account(ctx)
+    response = await call(client, "acceptInvite", {"inviteCode": code, "password": PASSWORD})
+    assert response.status_code == 400
+    assert error_of(response) == ASK_ADMIN
+    page = await client.get("/signup", params={"signupInvitationCode": code})
+    assert page.status_code == 400
+
+
+async def test_removed_member_loses_the_invitations_they_sent(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    member = await make_member(ctx, admin.account_id, "mole@acme.com", "MEMBER")
+    code = await _invite(client, member.api_key, "alias@acme.com")
+
+    assert (
+        await call(client, "removeUser", {"email": member.email}, key=admin.api_key)
+    ).status_code == 200
+
+    team = (await call(client, "getTeamData", key=admin.api_key)).json()
+    assert [e["login"] for e in team] == ["admin@acme.com"]
+    back = await call(
+        client, "acceptInvite", {"inviteCode": code, "name": "Mole", "password": PASSWORD}
+    )
+    assert back.status_code == 400
+    assert error_of(back) == ASK_ADMIN
+
+
+async def test_member_cannot_replace_an_invitation_sent_by_someone_else(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    member = await make_member(ctx, admin.account_id, "mia@acme.com", "MEMBER")
+    code = await _invite(client, admin.api_key, "boss@acme.com", "MEMBER")
+    before = await snapshot(ctx)
+
+    hijack = await call(
+        client,
+        "inviteUsers",
+        {"inviteeEmail": "boss@acme.com", "inviteeRole": "VIEWER"},
+        key=member.api_key,
+    )
+
+    assert hijack.status_code == 400
+    assert error_of(hijack) == "An invitation from another member is pending for this email"
+    assert await snapshot(ctx) == before
+    # ...and may not revoke it either, while the ADMIN's own re-invite still works.
+    revoke = await call(client, "removeInvitation", {"email": "boss@acme.com"}, key=member.api_key)
+    assert revoke.status_code == 400
+    assert await snapshot(ctx) == before
+    accepted = await call(
+        client, "acceptInvite", {"inviteCode": code, "name": "Boss", "password": PASSWORD}
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["role"] == "MEMBER"
+
+
+async def test_member_may_renew_their_own_invitation(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    member = await make_member(ctx, admin.account_id, "mia@acme.com", "MEMBER")
+    first = await _invite(client, member.api_key, "new@acme.com")
+    second = await _invite(client, member.api_key, "new@acme.com", "DEVELOPER")
+    assert first != second
+    stale = await call(
+        client, "acceptInvite", {"inviteCode": first, "name": "N", "password": PASSWORD}
+    )
+    assert stale.status_code == 400
+
+
+async def test_rate_limit_storage_down_is_a_503(settings: Settings, ctx: AppContext) -> None:
+    from teamgate.app import create_app
+
+    broken = create_app(settings.model_copy(update={"rate_limit_storage": "redis://127.0.0.1:1"}))
+    async with broken.router.lifespan_context(broken):
+        transport = httpx.ASGITransport(app=broken)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await call(http, "login", {"email": "a@acme.com", "password": PASSWORD})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+
+
+async def test_creating_an_account_retires_the_setup_link(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    token = await issue_setup_token(ctx.db)
+    await create_account(ctx.db, name="Acme", admin_email="ada@acme.com")
+    assert (await client.get(f"/setup?token={token}")).status_code == 400
+    async with ctx.db.read() as conn:
+        before = (await conn.execute(select(users.c.email))).scalars().all()
+    response = await client.post(
+        "/setup",
+        data={
+            "token": token,
+            "accountName": "Evil",
+            "adminEmail": "eve@evil.org",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 400
+    async with ctx.db.read() as conn:
+        assert (await conn.execute(select(users.c.email))).scalars().all() == before
+
+
+def test_access_log_never_shows_query_strings() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/signup?signupInvitationCode=eyJsecret&x=a", "1.1", 200),
+        None,
+    )  # fmt: skip
+    assert RedactQueryStrings().filter(record)
+    assert "eyJsecret" not in record.getMessage()
+    assert "/signup" in record.getMessage()
