@@ -43,7 +43,8 @@ PASSWORD = "correct horse battery"
 # Every endpoint that needs credentials (all of /api/* but login, logout and acceptInvite).
 AUTHENTICATED_ENDPOINTS = [
     "getTeamData", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
-    "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken",
+    "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
+    "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
 ]  # fmt: skip
 
 

@@ -761,3 +761,48 @@ async def test_delete_someone_elses_api_token_is_400(
     assert await snapshot(ctx) == before
     for victim in victims:
         assert await works(client, key=victim.api_key)
+
+
+# --- goToAccount -------------------------------------------------------------------------------
+
+
+async def test_go_to_account_switches_the_session(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    acme = await new_account(ctx)
+    other = await new_account(ctx, name="Other", admin_email="boss@other.org")
+    await make_member(ctx, other.account_id, acme.email, "DEVELOPER", password=None)
+    token = await start_session(client, acme.email)
+
+    switched = await as_session(
+        client, "goToAccount", {"newAccountId": other.account_id}, token=token
+    )
+
+    assert switched.status_code == 200, switched.text
+    assert switched.json() == {"accountId": other.account_id, "role": "DEVELOPER"}
+    team = (await as_session(client, "getTeamData", token=token)).json()
+    assert {e["login"] for e in team} == {"boss@other.org", acme.email}
+    # Now a DEVELOPER there: inviting is refused on the very next request.
+    invite = {"inviteeEmail": "x@other.org", "inviteeRole": "VIEWER"}
+    assert (await as_session(client, "inviteUsers", invite, token=token)).status_code == 403
+
+
+async def test_go_to_account_refusals_change_nothing(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    acme = await new_account(ctx)
+    stranger = await new_account(ctx, name="Stranger", admin_email="boss@stranger.org")
+    token = await start_session(client, acme.email)
+    before = await snapshot(ctx)
+    cases = [
+        ({"newAccountId": stranger.account_id}, 400, "Account not found"),
+        ({"newAccountId": 2**40}, 400, "newAccountId must be a positive integer"),
+        ({"newAccountId": "1"}, 400, "newAccountId must be a positive integer"),
+        ({}, 400, "newAccountId must be a positive integer"),
+    ]
+    for body, status, message in cases:
+        response = await as_session(client, "goToAccount", body, token=token)
+        assert (response.status_code, error_of(response)) == (status, message)
+    by_key = await call(client, "goToAccount", {"newAccountId": acme.account_id}, key=acme.api_key)
+    assert by_key.status_code == 403
+    assert await snapshot(ctx) == before

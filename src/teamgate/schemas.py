@@ -113,3 +113,31 @@ def responses(ok: Any, *errors: int) -> dict[int | str, dict[str, Any]]:
         if status in errors or status in (401, 413, 415, 503):
             documented[status] = {"model": ErrorBody}
     return documented
+
+
+class CustomRoleName(_Doc):
+    roleName: str
+
+
+class CustomRoleRequest(_Doc):
+    roleName: str = Field(description="Upper-case letters, digits, '-' and '_'; at most 50")
+    baseRole: str = Field(description="ADMIN, MEMBER, DEVELOPER or VIEWER (or GUEST)")
+
+
+class CustomRole(BaseModel):
+    name: str
+    baseRole: str
+    createdAt: int | None = None
+
+
+class CustomRoleList(BaseModel):
+    roles: list[CustomRole]
+
+
+class GoToAccountRequest(_Doc):
+    newAccountId: int
+
+
+class AccountSwitch(BaseModel):
+    accountId: int
+    role: str

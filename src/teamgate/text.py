@@ -1,4 +1,4 @@
-"""Free text that clients send (names): trimmed, NFC, printable, bounded."""
+"""Values that clients send, checked once: names (trimmed, NFC, printable, bounded) and ids."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def display_name(value: object, what: str, *, max_len: int = 200) -> str:
         ):
             return name
     raise AppError(f"{what} must be a string of 1 to {max_len} characters")
+
+
+def id_field(value: object, what: str) -> int:
+    """A row id: a JSON integer in the databases' 32-bit range, or a 400 that says so."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    raise AppError(f"{what} must be a positive integer")

@@ -105,3 +105,18 @@ async def delete_api_token(request: Request, cred: CredentialDep) -> Response:
     key_id = data.get("apiTokenId", data.get("id"))
     await service.delete_api_key(get_context(request).db, cred, key_id, request_id(request))
     return json_response({"apiTokenId": key_id})
+
+
+@router.post(
+    "/goToAccount",
+    summary="Switch the session to another account of the caller's",
+    response_model=None,
+    responses=schemas.responses(schemas.AccountSwitch, 400, 403),
+    openapi_extra=body_doc(schemas.GoToAccountRequest),
+)
+async def go_to_account(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    db = get_context(request).db
+    return json_response(
+        await service.switch_account(db, cred, data.get("newAccountId"), request_id(request))
+    )

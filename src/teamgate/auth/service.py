@@ -24,7 +24,7 @@ from teamgate.security import (
     token_hash,
     verify_password,
 )
-from teamgate.text import display_name
+from teamgate.text import display_name, id_field
 
 BAD_LOGIN = "Invalid email or password"
 API_KEY_NOT_FOUND = "API key not found"
@@ -215,8 +215,7 @@ async def delete_api_key(
         caller = await resolve(conn, cred)
         caller.require(Action.OWN_KEYS)
         caller.require_session()
-        if not isinstance(key_id, int) or isinstance(key_id, bool) or not 0 < key_id < 2**31:
-            raise AppError("apiTokenId must be an integer")
+        key_id = id_field(key_id, "apiTokenId")
         result = await conn.execute(
             delete(api_keys).where(
                 api_keys.c.id == key_id,
@@ -234,3 +233,25 @@ async def delete_api_key(
             target=str(key_id),
             request_id=request_id,
         )
+
+
+async def switch_account(
+    db: Database, cred: Credential, account_value: object, request_id: str | None
+) -> dict[str, Any]:
+    """Akto's ``goToAccount``: point the caller's session at another account they belong to."""
+    async with db.write() as conn:
+        caller = await resolve(conn, cred)
+        caller.require_session()
+        target = id_field(account_value, "newAccountId")
+        await lock_account(conn, target)
+        if not await _is_member(conn, caller.user_id, target):
+            raise AppError("Account not found")
+        await conn.execute(
+            update(sessions).where(sessions.c.id_hash == cred.token_hash).values(account_id=target)
+        )
+        await audit.record(
+            conn, "session.switch_account", account_id=target, actor_user_id=caller.user_id,
+            target=str(caller.account_id), request_id=request_id,
+        )  # fmt: skip
+        switched = await resolve(conn, cred)
+    return {"accountId": switched.account_id, "role": switched.role}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from teamgate.db import Database
+from teamgate.db import Database, dialect_insert
 from teamgate.models import api_keys, custom_roles, invitations, memberships, sessions, users
 from teamgate.roles import BUILT_IN, Role, built_in
 
@@ -164,4 +164,57 @@ async def set_role(conn: AsyncConnection, account_id: int, user_id: int, role: s
         update(memberships)
         .where(memberships.c.account_id == account_id, memberships.c.user_id == user_id)
         .values(role=role)
+    )
+
+
+async def custom_roles_of(conn: AsyncConnection, account_id: int) -> list[dict[str, object]]:
+    rows = await conn.execute(
+        select(custom_roles.c.name, custom_roles.c.base_role, custom_roles.c.created_at)
+        .where(custom_roles.c.account_id == account_id)
+        .order_by(custom_roles.c.name)
+    )
+    return [{"name": n, "baseRole": b, "createdAt": c} for n, b, c in rows]
+
+
+async def add_custom_role(
+    conn: AsyncConnection, account_id: int, name: str, base: Role, at: int
+) -> bool:
+    """False when the account already has a role of that name."""
+    result = await conn.execute(
+        dialect_insert(conn, custom_roles)
+        .values(account_id=account_id, name=name, base_role=base.value, created_at=at)
+        .on_conflict_do_nothing(index_elements=["account_id", "name"])
+        .returning(custom_roles.c.id)
+    )
+    return result.first() is not None
+
+
+async def set_custom_role_base(
+    conn: AsyncConnection, account_id: int, name: str, base: Role
+) -> None:
+    await conn.execute(
+        update(custom_roles)
+        .where(custom_roles.c.account_id == account_id, custom_roles.c.name == name)
+        .values(base_role=base.value)
+    )
+
+
+async def role_in_use(conn: AsyncConnection, account_id: int, name: str) -> bool:
+    """Whether a member holds the role or a pending invitation grants it."""
+    for table in (memberships, invitations):
+        used = await conn.execute(
+            select(table.c.id)
+            .where(table.c.account_id == account_id, table.c.role == name)
+            .limit(1)
+        )
+        if used.first() is not None:
+            return True
+    return False
+
+
+async def delete_custom_role(conn: AsyncConnection, account_id: int, name: str) -> None:
+    await conn.execute(
+        delete(custom_roles).where(
+            custom_roles.c.account_id == account_id, custom_roles.c.name == name
+        )
     )

@@ -10,7 +10,7 @@ from teamgate import schemas
 from teamgate.auth.caller import CredentialDep
 from teamgate.context import get_context, request_id
 from teamgate.http import body_doc, json_object, json_response
-from teamgate.team import service
+from teamgate.team import custom_roles, service
 
 router = APIRouter(prefix="/api", tags=["team"])
 
@@ -68,3 +68,54 @@ async def make_admin(request: Request, cred: CredentialDep) -> Response:
 async def get_role_hierarchy(request: Request, cred: CredentialDep) -> Response:
     await json_object(request)
     return json_response(await service.role_hierarchy(get_context(request).db, cred))
+
+
+@router.post(
+    "/getCustomRoles",
+    summary="The account's custom roles",
+    response_model=None,
+    responses=schemas.responses(schemas.CustomRoleList),
+    openapi_extra=body_doc(schemas.Empty),
+)
+async def get_custom_roles(request: Request, cred: CredentialDep) -> Response:
+    await json_object(request)
+    return json_response(await custom_roles.list_roles(get_context(request).db, cred))
+
+
+@router.post(
+    "/createCustomRole",
+    summary="Create a custom role that behaves as its base role",
+    response_model=None,
+    responses=schemas.responses(schemas.CustomRole, 400, 403),
+    openapi_extra=body_doc(schemas.CustomRoleRequest),
+)
+async def create_custom_role(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    ctx = get_context(request)
+    return json_response(await custom_roles.create_role(ctx.db, cred, data, request_id(request)))
+
+
+@router.post(
+    "/updateCustomRole",
+    summary="Change a custom role's base role",
+    response_model=None,
+    responses=schemas.responses(schemas.CustomRole, 400, 403),
+    openapi_extra=body_doc(schemas.CustomRoleRequest),
+)
+async def update_custom_role(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    ctx = get_context(request)
+    return json_response(await custom_roles.update_role(ctx.db, cred, data, request_id(request)))
+
+
+@router.post(
+    "/deleteCustomRole",
+    summary="Delete a custom role nobody holds",
+    response_model=None,
+    responses=schemas.responses(schemas.CustomRoleName, 400, 403),
+    openapi_extra=body_doc(schemas.CustomRoleName),
+)
+async def delete_custom_role(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    ctx = get_context(request)
+    return json_response(await custom_roles.delete_role(ctx.db, cred, data, request_id(request)))

@@ -1,0 +1,185 @@
+"""Custom roles: created, changed and deleted by ADMINs, behaving as their base role."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from teamgate.context import AppContext
+
+from .conftest import call, error_of, make_account, make_member, snapshot
+
+BAD_NAME = "Role name must be 1 to 50 upper-case letters, digits, '-' or '_'"
+
+
+async def test_create_list_and_use_a_custom_role(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+
+    created = await call(
+        client, "createCustomRole", {"roleName": "qa-lead", "baseRole": "guest"}, key=admin.api_key
+    )
+
+    assert created.status_code == 200
+    assert created.json()["name"] == "QA-LEAD"
+    assert created.json()["baseRole"] == "VIEWER"
+    viewer = await make_member(ctx, admin.account_id, "v@acme.com", "VIEWER")
+    listed = (await call(client, "getCustomRoles", key=viewer.api_key)).json()["roles"]
+    assert [(r["name"], r["baseRole"]) for r in listed] == [("QA-LEAD", "VIEWER")]
+    invited = await call(
+        client,
+        "inviteUsers",
+        {"inviteeEmail": "qa@acme.com", "inviteeRole": "QA-LEAD"},
+        key=admin.api_key,
+    )
+    assert invited.json()["inviteeRole"] == "QA-LEAD"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"roleName": "ADMIN", "baseRole": "VIEWER"}, "Role name is reserved"),
+        ({"roleName": "guest", "baseRole": "VIEWER"}, "Role name is reserved"),
+        ({"roleName": "bad name", "baseRole": "VIEWER"}, BAD_NAME),
+        ({"roleName": "X" * 51, "baseRole": "VIEWER"}, BAD_NAME),
+        ({"roleName": 7, "baseRole": "VIEWER"}, BAD_NAME),
+        ({"roleName": "OPS", "baseRole": "ROOT"}, "Invalid base role"),
+        ({"roleName": "OPS"}, "Invalid base role"),
+        ({"roleName": "AUDITOR", "baseRole": "ADMIN"}, "Role already exists"),
+    ],
+)  # fmt: skip
+async def test_create_refusals_change_nothing(
+    client: httpx.AsyncClient, ctx: AppContext, body: dict[str, object], message: str
+) -> None:
+    admin = await make_account(ctx)
+    assert (
+        await call(
+            client,
+            "createCustomRole",
+            {"roleName": "AUDITOR", "baseRole": "VIEWER"},
+            key=admin.api_key,
+        )
+    ).status_code == 200
+    before = await snapshot(ctx)
+    roles_before = (await call(client, "getCustomRoles", key=admin.api_key)).json()
+
+    response = await call(client, "createCustomRole", body, key=admin.api_key)
+
+    assert (response.status_code, error_of(response)) == (400, message)
+    assert await snapshot(ctx) == before
+    assert (await call(client, "getCustomRoles", key=admin.api_key)).json() == roles_before
+
+
+@pytest.mark.parametrize("endpoint", ["createCustomRole", "updateCustomRole", "deleteCustomRole"])
+async def test_only_admins_change_roles(
+    client: httpx.AsyncClient, ctx: AppContext, endpoint: str
+) -> None:
+    admin = await make_account(ctx)
+    await call(
+        client, "createCustomRole", {"roleName": "OPS", "baseRole": "VIEWER"}, key=admin.api_key
+    )
+    member = await make_member(ctx, admin.account_id, "m@acme.com", "MEMBER")
+    roles_before = (await call(client, "getCustomRoles", key=admin.api_key)).json()
+
+    response = await call(
+        client, endpoint, {"roleName": "OPS", "baseRole": "ADMIN"}, key=member.api_key
+    )
+
+    assert (response.status_code, error_of(response)) == (
+        403,
+        "The role 'MEMBER' does not have access.",
+    )
+    assert (await call(client, "getCustomRoles", key=admin.api_key)).json() == roles_before
+
+
+async def test_changing_the_base_role_changes_what_holders_may_do(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    await call(
+        client, "createCustomRole", {"roleName": "OPS", "baseRole": "VIEWER"}, key=admin.api_key
+    )
+    ops = await make_member(ctx, admin.account_id, "ops@acme.com", "OPS")
+    invite = {"inviteeEmail": "new@acme.com", "inviteeRole": "VIEWER"}
+    assert (await call(client, "inviteUsers", invite, key=ops.api_key)).status_code == 403
+
+    updated = await call(
+        client, "updateCustomRole", {"roleName": "OPS", "baseRole": "MEMBER"}, key=admin.api_key
+    )
+
+    assert updated.status_code == 200
+    assert (await call(client, "inviteUsers", invite, key=ops.api_key)).status_code == 200
+
+
+async def test_the_last_admin_cannot_be_demoted_through_their_role(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    await call(
+        client, "createCustomRole", {"roleName": "OWNER", "baseRole": "ADMIN"}, key=admin.api_key
+    )
+    owner = await make_member(ctx, admin.account_id, "owner@acme.com", "OWNER")
+    assert (
+        await call(client, "removeUser", {"email": admin.email}, key=owner.api_key)
+    ).status_code == 200
+    before = await snapshot(ctx)
+
+    response = await call(
+        client, "updateCustomRole", {"roleName": "OWNER", "baseRole": "VIEWER"}, key=owner.api_key
+    )
+
+    assert (response.status_code, error_of(response)) == (
+        400,
+        "An account must keep at least one ADMIN",
+    )
+    assert await snapshot(ctx) == before
+    roles = (await call(client, "getCustomRoles", key=owner.api_key)).json()["roles"]
+    assert roles[0]["baseRole"] == "ADMIN"
+
+
+async def test_a_role_in_use_cannot_be_deleted(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    admin = await make_account(ctx)
+    for name in ("HELD", "INVITED", "FREE"):
+        await call(
+            client, "createCustomRole", {"roleName": name, "baseRole": "VIEWER"}, key=admin.api_key
+        )
+    await make_member(ctx, admin.account_id, "h@acme.com", "HELD")
+    await call(
+        client,
+        "inviteUsers",
+        {"inviteeEmail": "i@acme.com", "inviteeRole": "INVITED"},
+        key=admin.api_key,
+    )
+
+    for name in ("HELD", "INVITED"):
+        refused = await call(client, "deleteCustomRole", {"roleName": name}, key=admin.api_key)
+        assert (refused.status_code, error_of(refused)) == (400, "Role is in use")
+    missing = await call(client, "deleteCustomRole", {"roleName": "NOPE"}, key=admin.api_key)
+    assert (missing.status_code, error_of(missing)) == (400, "Role not found")
+    assert (
+        await call(client, "deleteCustomRole", {"roleName": "FREE"}, key=admin.api_key)
+    ).status_code == 200
+
+    names = [
+        r["name"] for r in (await call(client, "getCustomRoles", key=admin.api_key)).json()["roles"]
+    ]
+    assert names == ["HELD", "INVITED"]
+
+
+async def test_roles_are_scoped_to_their_account(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    acme = await make_account(ctx)
+    other = await make_account(ctx, "Other", "boss@other.org")
+    await call(
+        client, "createCustomRole", {"roleName": "SECRET", "baseRole": "ADMIN"}, key=other.api_key
+    )
+
+    assert (await call(client, "getCustomRoles", key=acme.api_key)).json() == {"roles": []}
+    response = await call(
+        client, "updateCustomRole", {"roleName": "SECRET", "baseRole": "VIEWER"}, key=acme.api_key
+    )
+    assert (response.status_code, error_of(response)) == (400, "Role not found")
+    invite = {"inviteeEmail": "x@acme.com", "inviteeRole": "SECRET"}
+    assert error_of(await call(client, "inviteUsers", invite, key=acme.api_key)) == "Invalid role"
