@@ -45,6 +45,7 @@ AUTHENTICATED_ENDPOINTS = [
     "getTeamData", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
     "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
     "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
+    "getAccountSettings", "updateAccountSettings",
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from teamgate import __version__, errors
+from teamgate.accounts.routes import router as accounts_router
 from teamgate.auth.caller import Credential, credential
 from teamgate.auth.routes import router as auth_router
 from teamgate.config import Settings
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(FastLane, routes={("POST", "/api/getTeamData"): get_team_data})
     app.add_middleware(EdgeMiddleware)  # added last: outermost, so the fast lane gets it too
-    for router in (team_router, invitations_router, auth_router, pages_router):
+    for router in (team_router, invitations_router, auth_router, accounts_router, pages_router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

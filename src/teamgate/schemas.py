@@ -141,3 +141,15 @@ class GoToAccountRequest(_Doc):
 class AccountSwitch(BaseModel):
     accountId: int
     role: str
+
+
+class AccountSettings(BaseModel):
+    invitesEnabled: bool
+    allowedEmailDomains: list[str] = Field(
+        description="Exact domains, or *.example.com for subdomains; empty allows any domain"
+    )
+
+
+class AccountSettingsUpdate(_Doc):
+    invitesEnabled: bool | None = None
+    allowedEmailDomains: list[str] | None = None

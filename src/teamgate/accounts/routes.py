@@ -1,0 +1,40 @@
+"""Account settings endpoints (ADMIN only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from teamgate import schemas
+from teamgate.accounts import settings
+from teamgate.auth.caller import CredentialDep
+from teamgate.context import get_context, request_id
+from teamgate.http import body_doc, json_object, json_response
+
+router = APIRouter(prefix="/api", tags=["account"])
+
+
+@router.post(
+    "/getAccountSettings",
+    summary="Whether members may invite, and which email domains",
+    response_model=None,
+    responses=schemas.responses(schemas.AccountSettings, 403),
+    openapi_extra=body_doc(schemas.Empty),
+)
+async def get_account_settings(request: Request, cred: CredentialDep) -> Response:
+    await json_object(request)
+    return json_response(await settings.get_settings(get_context(request).db, cred))
+
+
+@router.post(
+    "/updateAccountSettings",
+    summary="Change the invite setting or the allowed email domains",
+    response_model=None,
+    responses=schemas.responses(schemas.AccountSettings, 400, 403),
+    openapi_extra=body_doc(schemas.AccountSettingsUpdate),
+)
+async def update_account_settings(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    ctx = get_context(request)
+    return json_response(await settings.update_settings(ctx.db, cred, data, request_id(request)))
