@@ -214,3 +214,81 @@ def test_access_log_never_shows_query_strings() -> None:
     assert RedactQueryStrings().filter(record)
     assert "eyJsecret" not in record.getMessage()
     assert "/signup" in record.getMessage()
+
+
+async def test_demotion_revokes_invitations_above_the_new_role(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    member = await make_member(ctx, admin.account_id, "m@acme.com", "MEMBER")
+    high = await _invite(client, member.api_key, "alt@acme.com", "MEMBER")
+    low = await _invite(client, member.api_key, "low@acme.com", "VIEWER")
+
+    demoted = await call(
+        client, "makeAdmin", {"email": member.email, "userRole": "VIEWER"}, key=admin.api_key
+    )
+
+    assert demoted.status_code == 200
+    refused = await call(
+        client, "acceptInvite", {"inviteCode": high, "name": "Alt", "password": PASSWORD}
+    )
+    assert (refused.status_code, error_of(refused)) == (400, ASK_ADMIN)
+    kept = await call(
+        client, "acceptInvite", {"inviteCode": low, "name": "Low", "password": PASSWORD}
+    )
+    assert kept.status_code == 200
+    assert kept.json()["role"] == "VIEWER"
+
+
+async def test_custom_role_changes_revoke_invitations_their_senders_could_no_longer_send(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    for name, base in (("LEAD", "MEMBER"), ("OPS", "MEMBER")):
+        await call(
+            client, "createCustomRole", {"roleName": name, "baseRole": base}, key=admin.api_key
+        )
+    lead = await make_member(ctx, admin.account_id, "lead@acme.com", "LEAD")
+    by_lead = await _invite(client, lead.api_key, "a@acme.com", "MEMBER")
+    ops_invite = await _invite(client, lead.api_key, "b@acme.com", "OPS")
+    admins_ops_invite = await _invite(client, admin.api_key, "c@acme.com", "OPS")
+
+    # The holder is demoted through their role: their MEMBER-level links stop working.
+    await call(
+        client, "updateCustomRole", {"roleName": "LEAD", "baseRole": "VIEWER"}, key=admin.api_key
+    )
+    refused = await call(
+        client, "acceptInvite", {"inviteCode": by_lead, "name": "A", "password": PASSWORD}
+    )
+    assert error_of(refused) == ASK_ADMIN
+    # OPS is raised to ADMIN: a link a non-admin sent for it must not grant ADMIN; the ADMIN's may.
+    await call(
+        client, "updateCustomRole", {"roleName": "OPS", "baseRole": "ADMIN"}, key=admin.api_key
+    )
+    refused = await call(
+        client, "acceptInvite", {"inviteCode": ops_invite, "name": "B", "password": PASSWORD}
+    )
+    assert error_of(refused) == ASK_ADMIN
+    accepted = await call(
+        client, "acceptInvite", {"inviteCode": admins_ops_invite, "name": "C", "password": PASSWORD}
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["role"] == "OPS"
+
+
+async def test_driver_options_in_the_database_url_reach_both_paths(
+    postgres_url: str, tmp_path: object
+) -> None:
+    from teamgate.app import create_app
+
+    url = f"{postgres_url}?sslmode=disable&prepared_statement_cache_size=100"
+    app = create_app(Settings(database_url=url, data_dir=str(tmp_path), secret_key="k" * 40))
+    async with app.router.lifespan_context(app):
+        created = await create_account(app.state.ctx.db, name="Ssl", admin_email="ssl@ssl-test.com")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            team = await call(http, "getTeamData", key=created.api_key)
+            roles = await call(http, "getRoleHierarchy", key=created.api_key)
+    assert team.status_code == 200
+    assert team.json()[0]["login"] == "ssl@ssl-test.com"
+    assert roles.status_code == 200

@@ -3,7 +3,7 @@
 SQLite gets two engines on one file: readers begin deferred transactions, writers begin with
 ``BEGIN IMMEDIATE`` so that every write transaction holds the database's write lock from its
 first statement (checks inside it cannot go stale). PostgreSQL gets one engine; write
-transactions that guard an invariant lock the account row with ``SELECT ... FOR UPDATE``.
+transactions that guard an invariant lock the account row with ``SELECT ... FOR NO KEY UPDATE``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+RAW_QUERY_TIMEOUT_SECONDS = 30  # a stalled database becomes a 503 (TimeoutError), not a hang
 
 
 def async_url(url: str) -> str:
@@ -32,7 +33,11 @@ def async_url(url: str) -> str:
     if backend == "sqlite":
         return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
     if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        query = dict(parsed.query)
+        if "sslmode" in query:  # libpq's spelling; asyncpg calls it ssl
+            query["ssl"] = query.pop("sslmode")
+        asyncpg_url = parsed.set(drivername="postgresql+asyncpg", query=query)
+        return asyncpg_url.render_as_string(hide_password=False)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
@@ -76,6 +81,18 @@ def _positional(sql: str) -> tuple[str, list[str]]:
     return _NAMED_PARAM.sub(number, sql), names
 
 
+# Query parameters that asyncpg's DSN parser understands; anything else in the URL is meant
+# for SQLAlchemy's dialect and would reach PostgreSQL as an unknown server setting.
+_ASYNCPG_DSN_PARAMS = {"host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl"}
+
+
+def _asyncpg_dsn(url: URL) -> str:
+    query = {"sslmode" if k == "ssl" else k: v for k, v in url.query.items()}
+    query = {k: v for k, v in query.items() if k in _ASYNCPG_DSN_PARAMS}
+    dsn = url.set(drivername="postgresql", query=query)
+    return dsn.render_as_string(hide_password=False)
+
+
 class RawReader:
     """The hottest reads on the bare driver: asyncpg's pool with its prepared-statement cache,
     or one sqlite3 connection used from the event loop (WAL readers never wait for writers).
@@ -103,7 +120,9 @@ class RawReader:
             self._pg_sql[sql] = _positional(sql)
         query, names = self._pg_sql[sql]
         pool = self._pg_pool or await self._open_pool()
-        record = await pool.fetchrow(query, *(params[name] for name in names))
+        record = await pool.fetchrow(
+            query, *(params[name] for name in names), timeout=RAW_QUERY_TIMEOUT_SECONDS
+        )
         return tuple(record) if record is not None else None
 
     def _sqlite_connection(self) -> sqlite3.Connection:
@@ -120,8 +139,13 @@ class RawReader:
         self._pg_lock = self._pg_lock or asyncio.Lock()
         async with self._pg_lock:
             if self._pg_pool is None:
-                dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
-                self._pg_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self._pool_size)
+                dsn = _asyncpg_dsn(self._url)
+                try:
+                    self._pg_pool = await asyncpg.create_pool(
+                        dsn, min_size=1, max_size=self._pool_size
+                    )
+                except asyncpg.PostgresError as exc:  # e.g. a refused login: storage unavailable
+                    raise ConnectionError("PostgreSQL refused the connection") from exc
         return self._pg_pool
 
     async def close(self) -> None:

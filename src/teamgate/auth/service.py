@@ -243,6 +243,9 @@ async def switch_account(
         caller = await resolve(conn, cred)
         caller.require_session()
         target = id_field(account_value, "newAccountId")
+        if not await _is_member(conn, caller.user_id, target):
+            raise AppError("Account not found")
+        # Re-checked under the lock: no switching into an account one was just removed from.
         await lock_account(conn, target)
         if not await _is_member(conn, caller.user_id, target):
             raise AppError("Account not found")

@@ -74,6 +74,7 @@ async def update_role(
         await repo.set_custom_role_base(conn, caller.account_id, name, base)
         if old_base is Role.ADMIN and await repo.admin_count(conn, caller.account_id) == 0:
             raise AppError(LAST_ADMIN)  # raised inside the transaction: the change rolls back
+        await repo.prune_invitations(conn, caller.account_id)
         await audit.record(
             conn, "role.update", account_id=caller.account_id, actor_user_id=caller.user_id,
             target=name, detail=f"{old_base.value} -> {base.value}", request_id=request_id,

@@ -218,3 +218,38 @@ async def delete_custom_role(conn: AsyncConnection, account_id: int, name: str) 
             custom_roles.c.account_id == account_id, custom_roles.c.name == name
         )
     )
+
+
+async def prune_invitations(conn: AsyncConnection, account_id: int) -> list[str]:
+    """Delete the pending invitations whose inviter could no longer send them.
+
+    An invitation is only as good as its inviter's current role: after a demotion, or after a
+    custom role's base changes, links that now reach above the inviter's ceiling stop working.
+    Returns the emails whose invitation was deleted.
+    """
+    bases = {role.value: role for role in BUILT_IN}
+    bases.update(dict(await custom_role_bases(conn, account_id)))
+    members = await conn.execute(
+        select(memberships.c.user_id, memberships.c.role).where(
+            memberships.c.account_id == account_id
+        )
+    )
+    holders: dict[int, str] = {user_id: role for user_id, role in members}
+    pending = await conn.execute(
+        select(
+            invitations.c.id, invitations.c.email, invitations.c.role, invitations.c.inviter_id
+        ).where(invitations.c.account_id == account_id, invitations.c.inviter_id.is_not(None))
+    )
+    stale = []
+    for invitation_id, email, role, inviter_id in pending:
+        inviter_base = bases.get(holders.get(inviter_id, ""))
+        invited_base = bases.get(role)
+        if (
+            inviter_base is None
+            or invited_base is None
+            or not inviter_base.can_assign(invited_base)
+        ):
+            stale.append((invitation_id, email))
+    if stale:
+        await conn.execute(delete(invitations).where(invitations.c.id.in_([i for i, _ in stale])))
+    return [email for _, email in stale]

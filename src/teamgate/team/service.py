@@ -110,6 +110,7 @@ async def change_role(
         ):
             raise AppError(LAST_ADMIN)
         await repo.set_role(conn, caller.account_id, user_id, role)
+        await repo.prune_invitations(conn, caller.account_id)
         await audit.record(
             conn,
             "member.role_change",
