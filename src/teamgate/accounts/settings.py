@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate import audit
-from teamgate.auth.caller import Credential, resolve, resolve_locked
+from teamgate.auth.caller import Credential, acting, resolve
 from teamgate.db import Database
 from teamgate.emails import InvalidEmail, canonical_email, email_domain
 from teamgate.errors import AppError
@@ -51,9 +51,7 @@ async def update_settings(
     db: Database, cred: Credential, data: dict[str, Any], request_id: str | None
 ) -> dict[str, Any]:
     """Change the fields given; an empty domain list lets members invite any address."""
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
+    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
         enabled = data.get("invitesEnabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise AppError("invitesEnabled must be true or false")

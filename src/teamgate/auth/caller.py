@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from teamgate.context import get_context
-from teamgate.db import now
+from teamgate.db import Database, now
 from teamgate.errors import AppError, Forbidden, Unauthorized
 from teamgate.http import is_json_content_type, refuse_foreign_origin
 from teamgate.models import accounts, api_keys, custom_roles, memberships, sessions, users
@@ -101,6 +103,18 @@ async def resolve(conn: AsyncConnection, cred: Credential) -> Caller:
     if row is None:
         raise Unauthorized()
     return Caller(row[0], row[1], row[2], row[3], row[4], Role(row[5]), cred)
+
+
+@asynccontextmanager
+async def acting(
+    db: Database, cred: Credential, action: Action
+) -> AsyncIterator[tuple[AsyncConnection, Caller]]:
+    """One write transaction, as a caller re-read under their account's lock and allowed
+    ``action``: the way every write that acts on an account starts."""
+    async with db.write() as conn:
+        caller = await resolve_locked(conn, cred)
+        caller.require(action)
+        yield conn, caller
 
 
 async def lock_account(conn: AsyncConnection, account_id: int) -> None:

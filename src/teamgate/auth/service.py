@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate import audit
-from teamgate.auth.caller import Credential, lock_account, resolve, resolve_locked
+from teamgate.auth.caller import Credential, acting, lock_account, resolve
 from teamgate.context import AppContext
 from teamgate.db import Database, now
 from teamgate.emails import InvalidEmail, canonical_email
@@ -178,9 +178,7 @@ async def logout(db: Database, session_token: str | None) -> None:
 async def add_api_key(
     db: Database, cred: Credential, name_value: object, request_id: str | None
 ) -> dict[str, Any]:
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.OWN_KEYS)
+    async with acting(db, cred, Action.OWN_KEYS) as (conn, caller):
         caller.require_session()
         name = "API key" if name_value is None else display_name(name_value, "name", max_len=100)
         created = await create_api_key(conn, caller.account_id, caller.user_id, name)

@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from teamgate import audit
-from teamgate.auth.caller import Credential, resolve_locked
+from teamgate.auth.caller import Credential, acting
 from teamgate.auth.service import BAD_LOGIN, NewSession, create_session
 from teamgate.context import AppContext
 from teamgate.db import dialect_insert, now
@@ -55,9 +55,7 @@ async def invite(
     ctx: AppContext, cred: Credential, data: dict[str, Any], request_id: str | None
 ) -> dict[str, str]:
     at = now()
-    async with ctx.db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.INVITE)
+    async with acting(ctx.db, cred, Action.INVITE) as (conn, caller):
         try:
             email = canonical_email(data.get("inviteeEmail"))
         except InvalidEmail:
@@ -223,9 +221,7 @@ async def remove_invitation(
     ctx: AppContext, cred: Credential, email_value: object, request_id: str | None
 ) -> dict[str, Any]:
     """Revoke a pending invitation: ADMINs any, MEMBERs only their own."""
-    async with ctx.db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.INVITE)
+    async with acting(ctx.db, cred, Action.INVITE) as (conn, caller):
         try:
             email = canonical_email(email_value)
         except InvalidEmail:

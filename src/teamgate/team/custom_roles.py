@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from teamgate import audit
-from teamgate.auth.caller import Credential, resolve, resolve_locked
+from teamgate.auth.caller import Credential, acting, resolve
 from teamgate.db import Database, now
 from teamgate.errors import AppError
 from teamgate.roles import ALIASES, CUSTOM_ROLE_NAME, Action, Role, built_in, role_input
@@ -46,9 +46,7 @@ async def list_roles(db: Database, cred: Credential) -> dict[str, Any]:
 async def create_role(
     db: Database, cred: Credential, data: dict[str, Any], request_id: str | None
 ) -> dict[str, Any]:
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
+    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
         name, base = _name(data.get("roleName")), _base(data.get("baseRole"))
         at = now()
         if not await repo.add_custom_role(conn, caller.account_id, name, base, at):
@@ -64,9 +62,7 @@ async def update_role(
     db: Database, cred: Credential, data: dict[str, Any], request_id: str | None
 ) -> dict[str, Any]:
     """Give a custom role another base role; the last ADMIN is never demoted this way either."""
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
+    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
         name, base = _name(data.get("roleName")), _base(data.get("baseRole"))
         old_base = await repo.role_base(conn, caller.account_id, name)
         if old_base is None:
@@ -85,9 +81,7 @@ async def update_role(
 async def delete_role(
     db: Database, cred: Credential, data: dict[str, Any], request_id: str | None
 ) -> dict[str, Any]:
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
+    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
         name = _name(data.get("roleName"))
         if await repo.role_base(conn, caller.account_id, name) is None:
             raise AppError(NOT_FOUND)

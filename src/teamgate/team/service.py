@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from teamgate import audit
-from teamgate.auth.caller import Credential, resolve, resolve_locked
+from teamgate.auth.caller import Credential, acting, resolve
 from teamgate.db import Database, now
 from teamgate.emails import InvalidEmail, canonical_email
 from teamgate.errors import AppError, Unauthorized
@@ -43,9 +43,7 @@ async def role_hierarchy(db: Database, cred: Credential) -> list[str]:
 async def remove_user(
     db: Database, cred: Credential, email_value: object, request_id: str | None
 ) -> dict[str, Any]:
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
+    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
         email = email_or_error(email_value)
         if email == caller.email:
             raise AppError(NOT_YOURSELF)
@@ -86,9 +84,7 @@ async def change_role(
     db: Database, cred: Credential, email_value: object, role_value: object, request_id: str | None
 ) -> dict[str, Any]:
     """Akto's ``makeAdmin``: give a member another role, within the caller's hierarchy."""
-    async with db.write() as conn:
-        caller = await resolve_locked(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
+    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
         email = email_or_error(email_value)
         if email == caller.email:
             raise AppError(NOT_YOURSELF)
