@@ -780,6 +780,10 @@ async def test_go_to_account_switches_the_session(
 
     assert switched.status_code == 200, switched.text
     assert switched.json() == {"accountId": other.account_id, "role": "DEVELOPER"}
+    # A new session id for the new account; the old one has ended.
+    old_token, token = token, session_token(switched)
+    assert token != old_token
+    assert (await as_session(client, "getTeamData", token=old_token)).status_code == 401
     team = (await as_session(client, "getTeamData", token=token)).json()
     assert {e["login"] for e in team} == {"boss@other.org", acme.email}
     # Now a DEVELOPER there: inviting is refused on the very next request.

@@ -116,7 +116,10 @@ async def delete_api_token(request: Request, cred: CredentialDep) -> Response:
 )
 async def go_to_account(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    db = get_context(request).db
-    return json_response(
-        await service.switch_account(db, cred, data.get("newAccountId"), request_id(request))
+    ctx = get_context(request)
+    session, role = await service.switch_account(
+        ctx, cred, data.get("newAccountId"), request_id(request)
     )
+    response = json_response({"accountId": session.account_id, "role": role})
+    set_session_cookie(response, ctx, session.token)
+    return response

@@ -234,10 +234,12 @@ async def delete_api_key(
 
 
 async def switch_account(
-    db: Database, cred: Credential, account_value: object, request_id: str | None
-) -> dict[str, Any]:
-    """Akto's ``goToAccount``: point the caller's session at another account they belong to."""
-    async with db.write() as conn:
+    ctx: AppContext, cred: Credential, account_value: object, request_id: str | None
+) -> tuple[NewSession, str]:
+    """Akto's ``goToAccount``: a new session in another account the caller belongs to (the old
+    session ends: a session id never changes the account it speaks for). Returns it and the role.
+    """
+    async with ctx.db.write() as conn:
         caller = await resolve(conn, cred)
         caller.require_session()
         target = id_field(account_value, "newAccountId")
@@ -247,12 +249,13 @@ async def switch_account(
         await lock_account(conn, target)
         if not await _is_member(conn, caller.user_id, target):
             raise AppError("Account not found")
-        await conn.execute(
-            update(sessions).where(sessions.c.id_hash == cred.token_hash).values(account_id=target)
+        await conn.execute(delete(sessions).where(sessions.c.id_hash == cred.token_hash))
+        session = await create_session(
+            conn, caller.user_id, target, ctx.settings.session_ttl_seconds
         )
         await audit.record(
             conn, "session.switch_account", account_id=target, actor_user_id=caller.user_id,
             target=str(caller.account_id), request_id=request_id,
         )  # fmt: skip
-        switched = await resolve(conn, cred)
-    return {"accountId": switched.account_id, "role": switched.role}
+        switched = await resolve(conn, Credential("session", token_hash(session.token)))
+    return session, switched.role
