@@ -6,8 +6,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from teamgate.db import Database
 
@@ -24,17 +22,6 @@ async def upgrade(database: Database, revision: str = "head") -> None:
     """Apply every pending migration (safe to run from several processes at once)."""
     async with database.writer.begin() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
-
-
-async def pending(database: Database) -> bool:
-    """Whether the database is behind the newest migration."""
-
-    def _check(sync: Any) -> bool:
-        head = ScriptDirectory.from_config(_config(sync)).get_current_head()
-        return MigrationContext.configure(sync).get_current_revision() != head
-
-    async with database.reader.connect() as conn:
-        return await conn.run_sync(_check)
 
 
 async def revision(database: Database, message: str) -> None:

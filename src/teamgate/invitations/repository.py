@@ -20,6 +20,7 @@ class PendingInvitation:
     name: str | None
     role: str
     expires_at: int
+    jti: str
 
 
 async def invites_enabled(conn: AsyncConnection, account_id: int) -> bool:
@@ -88,6 +89,7 @@ async def pending_by_jti(conn: AsyncConnection, jti: str, at: int) -> PendingInv
                 invitations.c.name,
                 invitations.c.role,
                 invitations.c.expires_at,
+                invitations.c.jti,
             )
             .join(accounts, accounts.c.id == invitations.c.account_id)
             .where(invitations.c.jti == jti, invitations.c.expires_at > at)

@@ -137,8 +137,6 @@ async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None)
     pending = await preview(ctx, code)
     if pending is None:
         raise AppError(ASK_ADMIN)
-    claims = codes.verify(ctx.settings.signing_key, code)
-    assert claims is not None
     async with ctx.db.read() as conn:
         existing = await repo.user_by_email(conn, pending.email)
     password = data.get("password")
@@ -164,7 +162,7 @@ async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None)
     at = now()
     try:
         async with ctx.db.write() as conn:
-            role = await repo.consume(conn, pending.id, claims.jti, at)
+            role = await repo.consume(conn, pending.id, pending.jti, at)
             if role is None or await team_repo.role_base(conn, pending.account_id, role) is None:
                 raise AppError(ASK_ADMIN)
             if existing is None:
