@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from teamgate import migrate
 from teamgate.accounts.service import CreatedAccount, create_account
 from teamgate.app import create_app
-from teamgate.auth.service import create_api_key
+from teamgate.auth.repository import create_api_key
 from teamgate.config import Settings
 from teamgate.context import AppContext
 from teamgate.db import Database, now
@@ -217,8 +217,8 @@ async def make_member(
                 account_id=account_id, user_id=user_id, role=role, created_at=at
             )
         )
-        key = await create_api_key(conn, account_id, user_id, "test")
-    return Member(user_id, email, key["key"], account_id)
+        key = await create_api_key(conn, account_id=account_id, user_id=user_id, name="test", at=at)
+    return Member(user_id, email, key.key, account_id)
 
 
 async def snapshot(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from teamgate.accounts.service import create_account
-from teamgate.auth.service import create_api_key
+from teamgate.auth.repository import create_api_key
 from teamgate.db import Database, now
 from teamgate.models import api_keys, invitations, memberships, users
 
@@ -115,7 +115,11 @@ async def _two_admins(db: Database, round_no: int) -> tuple[int, str, str]:
                 account_id=created.account_id, user_id=user_id, role="ADMIN", created_at=now()
             )
         )
-        key_b = (await create_api_key(conn, created.account_id, user_id, "race"))["key"]
+        key_b = (
+            await create_api_key(
+                conn, account_id=created.account_id, user_id=user_id, name="race", at=now()
+            )
+        ).key
     return created.account_id, created.api_key, key_b
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from teamgate.context import current_request_id
 from teamgate.errors import AppError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -136,7 +137,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request_id.set(request_id)
         is_api = scope["path"].startswith("/api/")
 
         async def send_with_headers(message: Message) -> None:
@@ -149,7 +150,10 @@ class EdgeMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            current_request_id.reset(token)
 
 
 class RedactQueryStrings(logging.Filter):

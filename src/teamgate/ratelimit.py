@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -38,11 +39,38 @@ class Limits:
 
     async def take(self, item: RateLimitItem, *key: str) -> None:
         """Count one use, or raise 429 (counting nothing) when the budget is already spent."""
-        if not await self.limiter.hit(item, *key):
-            await self.refund(item, *key)
-            stats = await self.limiter.get_window_stats(item, *key)
-            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+        (await self.reserve(item, *key)).check()
+
+    async def reserve(self, item: RateLimitItem, *key: str) -> Reservation:
+        """Count one use now and judge it later: for a budget spent inside a transaction, whose
+        storage (possibly remote) must not be called from inside it."""
+        if await self.limiter.hit(item, *key):
+            return Reservation(self, item, key, retry_after=None)
+        await self.refund(item, *key)
+        stats = await self.limiter.get_window_stats(item, *key)
+        return Reservation(self, item, key, max(1, math.ceil(stats.reset_time - time.time())))
 
     async def refund(self, item: RateLimitItem, *key: str) -> None:
         """Give back one use: the attempt turned out not to be a failure."""
         await self.limiter.hit(item, *key, cost=-1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One use of a budget, counted; ``retry_after`` is set when the budget was already spent
+    (and then nothing was counted)."""
+
+    limits: Limits
+    item: RateLimitItem
+    key: tuple[str, ...]
+    retry_after: int | None
+
+    def check(self) -> None:
+        """429 if the budget was spent."""
+        if self.retry_after is not None:
+            raise RateLimited(self.retry_after)
+
+    async def cancel(self) -> None:
+        """Give the use back (the attempt did not happen after all)."""
+        if self.retry_after is None:
+            await self.limits.refund(self.item, *self.key)

@@ -48,6 +48,7 @@ class Action(StrEnum):
     INVITE = "invite"
     MANAGE_MEMBERS = "manage_members"
     OWN_KEYS = "own_keys"
+    SWITCH_ACCOUNT = "switch_account"
 
 
 _MINIMUM = {
@@ -55,7 +56,11 @@ _MINIMUM = {
     Action.INVITE: Role.MEMBER,
     Action.MANAGE_MEMBERS: Role.ADMIN,
     Action.OWN_KEYS: Role.VIEWER,
+    Action.SWITCH_ACCOUNT: Role.VIEWER,
 }
+# Actions a browser session may take and an API key may not: a key never mints, lists or
+# deletes keys (a leaked key cannot entrench itself), nor moves to another account.
+SESSION_ONLY = frozenset({Action.OWN_KEYS, Action.SWITCH_ACCOUNT})
 
 
 def permits(base_role: Role, action: Action) -> bool:

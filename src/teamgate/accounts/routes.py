@@ -8,11 +8,21 @@ from starlette.responses import Response
 
 from teamgate import schemas
 from teamgate.accounts import settings
+from teamgate.accounts.settings import AccountSettings
 from teamgate.auth.caller import CredentialDep
-from teamgate.context import get_context, request_id
+from teamgate.context import get_context
 from teamgate.http import body_doc, json_object, json_response
 
 router = APIRouter(prefix="/api", tags=["account"])
+
+
+def _settings(current: AccountSettings) -> Response:
+    return json_response(
+        {
+            "invitesEnabled": current.invites_enabled,
+            "allowedEmailDomains": current.allowed_email_domains,
+        }
+    )
 
 
 @router.post(
@@ -24,7 +34,7 @@ router = APIRouter(prefix="/api", tags=["account"])
 )
 async def get_account_settings(request: Request, cred: CredentialDep) -> Response:
     await json_object(request)
-    return json_response(await settings.get_settings(get_context(request).db, cred))
+    return _settings(await settings.get_settings(get_context(request).db, cred))
 
 
 @router.post(
@@ -36,5 +46,8 @@ async def get_account_settings(request: Request, cred: CredentialDep) -> Respons
 )
 async def update_account_settings(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    ctx = get_context(request)
-    return json_response(await settings.update_settings(ctx.db, cred, data, request_id(request)))
+    change = settings.SettingsChange(
+        invites_enabled=settings.invites_enabled(data.get("invitesEnabled")),
+        allowed_email_domains=settings.email_domains(data.get("allowedEmailDomains")),
+    )
+    return _settings(await settings.update_settings(get_context(request).db, cred, change))

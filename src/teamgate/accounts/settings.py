@@ -2,86 +2,91 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from teamgate import audit
-from teamgate.auth.caller import Credential, acting, resolve
+from teamgate import unit
+from teamgate.accounts import repository as repo
+from teamgate.auth.caller import Credential
 from teamgate.db import Database
 from teamgate.emails import InvalidEmail, canonical_email, email_domain
-from teamgate.errors import AppError
-from teamgate.invitations import repository as invitation_repo
-from teamgate.models import account_email_domains, accounts
+from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.roles import Action
 
 MAX_DOMAINS = 100
 BAD_DOMAINS = "allowedEmailDomains must be a list of domains (or *.domain for subdomains)"
+BAD_INVITES_ENABLED = "invitesEnabled must be true or false"
 
 
-def _domain(value: object) -> str:
-    """A domain in the ASCII form emails are compared in; ``*.example.com`` kept as a pattern."""
-    if not isinstance(value, str):
-        raise AppError(BAD_DOMAINS)
-    wildcard = value.strip().startswith("*.")
-    bare = value.strip().removeprefix("*.")
-    try:
-        domain = email_domain(canonical_email(f"x@{bare}"))
-    except InvalidEmail:
-        raise AppError(BAD_DOMAINS) from None
-    return f"*.{domain}" if wildcard else domain
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    invites_enabled: bool
+    allowed_email_domains: list[str]  # sorted; empty allows any domain
 
 
-async def _read(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
-    return {
-        "invitesEnabled": await invitation_repo.invites_enabled(conn, account_id),
-        "allowedEmailDomains": sorted(await invitation_repo.allowed_domains(conn, account_id)),
-    }
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """The fields to change; None leaves a field as it is."""
+
+    invites_enabled: Parsed[bool | None]
+    allowed_email_domains: Parsed[set[str] | None]
 
 
-async def get_settings(db: Database, cred: Credential) -> dict[str, Any]:
-    async with db.read() as conn:
-        caller = await resolve(conn, cred)
-        caller.require(Action.MANAGE_MEMBERS)
-        return await _read(conn, caller.account_id)
+def invites_enabled(value: object) -> Parsed[bool | None]:
+    if value is None or isinstance(value, bool):
+        return value
+    return Refusal(BAD_INVITES_ENABLED)
+
+
+def email_domains(value: object) -> Parsed[set[str] | None]:
+    """Domains in the ASCII form emails are compared in; ``*.example.com`` kept as a pattern."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_DOMAINS:
+        return Refusal(BAD_DOMAINS)
+    domains = set()
+    for entry in value:
+        if not isinstance(entry, str):
+            return Refusal(BAD_DOMAINS)
+        wildcard = entry.strip().startswith("*.")
+        bare = entry.strip().removeprefix("*.")
+        try:
+            domain = email_domain(canonical_email(f"x@{bare}"))
+        except InvalidEmail:
+            return Refusal(BAD_DOMAINS)
+        domains.add(f"*.{domain}" if wildcard else domain)
+    return domains
+
+
+async def _read(conn: AsyncConnection, account_id: int) -> AccountSettings:
+    return AccountSettings(
+        invites_enabled=await repo.invites_enabled(conn, account_id),
+        allowed_email_domains=await repo.allowed_domains(conn, account_id),
+    )
+
+
+async def get_settings(db: Database, cred: Credential) -> AccountSettings:
+    async with unit.reading(db, cred, Action.MANAGE_MEMBERS) as view:
+        return await _read(view.conn, view.caller.account_id)
 
 
 async def update_settings(
-    db: Database, cred: Credential, data: dict[str, Any], request_id: str | None
-) -> dict[str, Any]:
+    db: Database, cred: Credential, change: SettingsChange
+) -> AccountSettings:
     """Change the fields given; an empty domain list lets members invite any address."""
-    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
-        enabled = data.get("invitesEnabled")
-        if enabled is not None and not isinstance(enabled, bool):
-            raise AppError("invitesEnabled must be true or false")
-        domains_value = data.get("allowedEmailDomains")
-        domains: set[str] | None = None
-        if domains_value is not None:
-            if not isinstance(domains_value, list) or len(domains_value) > MAX_DOMAINS:
-                raise AppError(BAD_DOMAINS)
-            domains = {_domain(d) for d in domains_value}
+    async with unit.acting(db, cred, Action.MANAGE_MEMBERS) as tx:
+        account_id = tx.caller.account_id
+        enabled = valid(change.invites_enabled)
+        domains = valid(change.allowed_email_domains)
         if enabled is not None:
-            await conn.execute(
-                update(accounts)
-                .where(accounts.c.id == caller.account_id)
-                .values(invites_enabled=enabled)
-            )
+            await repo.set_invites_enabled(tx.conn, account_id, enabled)
         if domains is not None:
-            await conn.execute(
-                delete(account_email_domains).where(
-                    account_email_domains.c.account_id == caller.account_id
-                )
-            )
-            for domain in sorted(domains):
-                await conn.execute(
-                    insert(account_email_domains).values(
-                        account_id=caller.account_id, domain=domain
-                    )
-                )
-        settings = await _read(conn, caller.account_id)
-        await audit.record(
-            conn, "account.settings", account_id=caller.account_id, actor_user_id=caller.user_id,
-            detail=str(settings), request_id=request_id,
-        )  # fmt: skip
+            await repo.set_allowed_domains(tx.conn, account_id, domains)
+        settings = await _read(tx.conn, account_id)
+        await tx.record(
+            "account.settings",
+            detail=f"invitesEnabled={settings.invites_enabled}, "
+            f"allowedEmailDomains={settings.allowed_email_domains}",
+        )
     return settings

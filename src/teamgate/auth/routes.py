@@ -1,30 +1,26 @@
-"""login, logout and the API-key endpoints (from a session only)."""
+"""login, logout, goToAccount and the API-key endpoints (from a session only)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from teamgate import schemas
+from teamgate import inputs, schemas
 from teamgate.auth import service
 from teamgate.auth.caller import SESSION_COOKIE, CredentialDep, credential
-from teamgate.context import AppContext, get_context, request_id
+from teamgate.auth.cookies import clear_session_cookie, set_session_cookie
+from teamgate.auth.repository import ApiKey
+from teamgate.context import get_context
 from teamgate.http import body_doc, client_address, json_object, json_response
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-def set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=ctx.settings.session_ttl_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
+def _api_key(key: ApiKey) -> dict[str, Any]:
+    return {"id": key.id, "name": key.name, "keyPrefix": key.prefix, "createdAt": key.created_at}
 
 
 @router.post(
@@ -37,10 +33,13 @@ def set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
 async def login(request: Request) -> Response:
     data = await json_object(request)
     ctx = get_context(request)
+    attempt = service.Login(
+        email=inputs.string(data.get("email")), password=inputs.string(data.get("password"))
+    )
     client = client_address(request, ctx.settings.trusted_proxies)
-    session = await service.login(ctx, data, client, request_id(request))
+    session = await service.login(ctx, attempt, client)
     response = json_response({"userId": session.user_id, "accountId": session.account_id})
-    set_session_cookie(response, ctx, session.token)
+    set_session_cookie(response, ctx.settings, session.token)
     return response
 
 
@@ -59,9 +58,7 @@ async def logout(request: Request) -> Response:
         await credential(request)  # the cookie rules (CSRF) apply to logout too
     await service.logout(ctx.db, session_token)
     response = json_response({})
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=ctx.settings.secure_cookies
-    )
+    clear_session_cookie(response, ctx.settings)
     return response
 
 
@@ -74,10 +71,14 @@ async def logout(request: Request) -> Response:
 )
 async def add_api_token(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
+    name = data.get("name")
     created = await service.add_api_key(
-        get_context(request).db, cred, data.get("name"), request_id(request)
+        get_context(request).db,
+        cred,
+        "API key" if name is None else inputs.name(name, "name", max_len=100),
     )
-    return json_response({**created, "apiTokenList": [created]})
+    info = _api_key(created.info)
+    return json_response({**info, "key": created.key, "apiTokenList": [info]})
 
 
 @router.post(
@@ -89,8 +90,8 @@ async def add_api_token(request: Request, cred: CredentialDep) -> Response:
 )
 async def fetch_api_tokens(request: Request, cred: CredentialDep) -> Response:
     await json_object(request)
-    tokens = await service.list_api_keys(get_context(request).db, cred)
-    return json_response({"apiTokenList": tokens})
+    keys = await service.list_api_keys(get_context(request).db, cred)
+    return json_response({"apiTokenList": [_api_key(key) for key in keys]})
 
 
 @router.post(
@@ -102,9 +103,9 @@ async def fetch_api_tokens(request: Request, cred: CredentialDep) -> Response:
 )
 async def delete_api_token(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    key_id = data.get("apiTokenId", data.get("id"))
-    await service.delete_api_key(get_context(request).db, cred, key_id, request_id(request))
-    return json_response({"apiTokenId": key_id})
+    key_id = inputs.record_id(data.get("apiTokenId", data.get("id")), "apiTokenId")
+    deleted = await service.delete_api_key(get_context(request).db, cred, key_id)
+    return json_response({"apiTokenId": deleted})
 
 
 @router.post(
@@ -117,9 +118,9 @@ async def delete_api_token(request: Request, cred: CredentialDep) -> Response:
 async def go_to_account(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
     ctx = get_context(request)
-    session, role = await service.switch_account(
-        ctx, cred, data.get("newAccountId"), request_id(request)
-    )
-    response = json_response({"accountId": session.account_id, "role": role})
-    set_session_cookie(response, ctx, session.token)
+    account_id = inputs.record_id(data.get("newAccountId"), "newAccountId")
+    switched = await service.switch_account(ctx, cred, account_id)
+    session = switched.session
+    response = json_response({"accountId": session.account_id, "role": switched.role})
+    set_session_cookie(response, ctx.settings, session.token)
     return response

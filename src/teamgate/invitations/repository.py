@@ -1,4 +1,8 @@
-"""Every query about invitations and the account settings they depend on."""
+"""The ``invitations`` table: every query on it.
+
+One row per pending (account, email). Accepting, replacing or revoking an invitation deletes or
+rewrites its row, so the row and its ``jti`` decide whether a code still works.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +12,31 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate.db import dialect_insert
-from teamgate.models import account_email_domains, accounts, invitations, users
+from teamgate.models import invitations
 
 
 @dataclass(frozen=True, slots=True)
-class PendingInvitation:
+class Invitation:
     id: int
     account_id: int
-    account_name: str
     email: str
     name: str | None
     role: str
-    expires_at: int
+    inviter_id: int | None
     jti: str
+    expires_at: int
 
 
-async def invites_enabled(conn: AsyncConnection, account_id: int) -> bool:
-    enabled: bool = (
-        await conn.execute(select(accounts.c.invites_enabled).where(accounts.c.id == account_id))
-    ).scalar_one()
-    return enabled
-
-
-async def allowed_domains(conn: AsyncConnection, account_id: int) -> list[str]:
-    rows = await conn.execute(
-        select(account_email_domains.c.domain).where(
-            account_email_domains.c.account_id == account_id
-        )
-    )
-    return list(rows.scalars())
+_COLUMNS = (
+    invitations.c.id,
+    invitations.c.account_id,
+    invitations.c.email,
+    invitations.c.name,
+    invitations.c.role,
+    invitations.c.inviter_id,
+    invitations.c.jti,
+    invitations.c.expires_at,
+)
 
 
 async def upsert(
@@ -78,24 +78,19 @@ async def pending_inviter(conn: AsyncConnection, account_id: int, email: str) ->
     return inviter
 
 
-async def pending_by_jti(conn: AsyncConnection, jti: str, at: int) -> PendingInvitation | None:
+async def pending_by_jti(conn: AsyncConnection, jti: str, at: int) -> Invitation | None:
+    """The unexpired invitation that holds this code."""
     row = (
         await conn.execute(
-            select(
-                invitations.c.id,
-                invitations.c.account_id,
-                accounts.c.name,
-                invitations.c.email,
-                invitations.c.name,
-                invitations.c.role,
-                invitations.c.expires_at,
-                invitations.c.jti,
-            )
-            .join(accounts, accounts.c.id == invitations.c.account_id)
-            .where(invitations.c.jti == jti, invitations.c.expires_at > at)
+            select(*_COLUMNS).where(invitations.c.jti == jti, invitations.c.expires_at > at)
         )
     ).first()
-    return PendingInvitation(*row) if row else None
+    return Invitation(*row) if row else None
+
+
+async def pending_of(conn: AsyncConnection, account_id: int) -> list[Invitation]:
+    rows = await conn.execute(select(*_COLUMNS).where(invitations.c.account_id == account_id))
+    return [Invitation(*row) for row in rows]
 
 
 async def consume(conn: AsyncConnection, invitation_id: int, jti: str, at: int) -> str | None:
@@ -116,15 +111,8 @@ async def consume(conn: AsyncConnection, invitation_id: int, jti: str, at: int) 
     return role
 
 
-async def user_by_email(conn: AsyncConnection, email: str) -> tuple[int, str | None] | None:
-    row = (
-        await conn.execute(select(users.c.id, users.c.password_hash).where(users.c.email == email))
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
 async def delete_for_email(
-    conn: AsyncConnection, account_id: int, email: str, inviter_id: int | None
+    conn: AsyncConnection, account_id: int, email: str, *, inviter_id: int | None = None
 ) -> bool:
     """Delete a pending invitation; restricted to one inviter's own when ``inviter_id`` is set."""
     stmt = delete(invitations).where(
@@ -133,3 +121,27 @@ async def delete_for_email(
     if inviter_id is not None:
         stmt = stmt.where(invitations.c.inviter_id == inviter_id)
     return bool((await conn.execute(stmt)).rowcount)
+
+
+async def delete_sent_by(conn: AsyncConnection, account_id: int, inviter_id: int) -> None:
+    """Delete every pending invitation one member sent in the account."""
+    await conn.execute(
+        delete(invitations).where(
+            invitations.c.account_id == account_id, invitations.c.inviter_id == inviter_id
+        )
+    )
+
+
+async def delete_ids(conn: AsyncConnection, ids: list[int]) -> None:
+    if ids:
+        await conn.execute(delete(invitations).where(invitations.c.id.in_(ids)))
+
+
+async def role_pending(conn: AsyncConnection, account_id: int, role: str) -> bool:
+    """Whether a pending invitation of the account grants this role."""
+    found = await conn.execute(
+        select(invitations.c.id)
+        .where(invitations.c.account_id == account_id, invitations.c.role == role)
+        .limit(1)
+    )
+    return found.first() is not None

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from teamgate import schemas
+from teamgate import inputs, schemas
 from teamgate.auth.caller import CredentialDep
-from teamgate.auth.routes import set_session_cookie
-from teamgate.context import get_context, request_id
+from teamgate.auth.cookies import set_session_cookie
+from teamgate.context import get_context
 from teamgate.http import body_doc, client_address, json_object, json_response
 from teamgate.invitations import service
+from teamgate.roles import role_input
 
 router = APIRouter(prefix="/api", tags=["invitations"])
+
+
+def _acceptance(fields: dict[str, Any]) -> service.Acceptance:
+    """An acceptance from the API's JSON body (``inviteCode``, ``name``, ``password``)."""
+    name = fields.get("name")
+    return service.Acceptance(
+        code=inputs.string(fields.get("inviteCode", fields.get("signupInvitationCode"))),
+        name=None if name is None else inputs.name(name, "name"),
+        password=inputs.string(fields.get("password")),
+    )
 
 
 @router.post(
@@ -25,9 +38,14 @@ router = APIRouter(prefix="/api", tags=["invitations"])
 )
 async def invite_users(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    return json_response(
-        await service.invite(get_context(request), cred, data, request_id(request))
+    invite = service.Invite(
+        email=inputs.email(data.get("inviteeEmail")),
+        role=role_input(data.get("inviteeRole")),
+        name=inputs.optional_name(data.get("inviteeName"), "inviteeName"),
+        website=service.website(data.get("websiteHostName")),
     )
+    invited = await service.invite(get_context(request), cred, invite)
+    return json_response({"finalInviteCode": invited.link, "inviteeRole": invited.role})
 
 
 @router.post(
@@ -39,10 +57,9 @@ async def invite_users(request: Request, cred: CredentialDep) -> Response:
 )
 async def remove_invitation(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    ctx = get_context(request)
-    return json_response(
-        await service.remove_invitation(ctx, cred, data.get("email"), request_id(request))
-    )
+    email = inputs.email(data.get("email"))
+    removed = await service.remove_invitation(get_context(request).db, cred, email)
+    return json_response({"email": removed})
 
 
 @router.post(
@@ -56,7 +73,7 @@ async def accept_invite(request: Request) -> Response:
     data = await json_object(request)
     ctx = get_context(request)
     client = client_address(request, ctx.settings.trusted_proxies)
-    accepted = await service.accept(ctx, data, client, request_id(request))
+    accepted = await service.accept(ctx, _acceptance(data), client)
     session = accepted.session
     response = json_response(
         {
@@ -66,5 +83,5 @@ async def accept_invite(request: Request) -> Response:
             "role": accepted.role,
         }
     )
-    set_session_cookie(response, ctx, session.token)
+    set_session_cookie(response, ctx.settings, session.token)
     return response

@@ -3,205 +3,230 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
-
-from teamgate import audit
-from teamgate.auth.caller import Credential, acting
-from teamgate.auth.service import BAD_LOGIN, NewSession, create_session
+from teamgate import inputs, unit
+from teamgate.accounts import repository as accounts
+from teamgate.auth.caller import Credential
+from teamgate.auth.service import BAD_LOGIN, NewSession, start_session
 from teamgate.context import AppContext
-from teamgate.db import dialect_insert, now
-from teamgate.emails import InvalidEmail, canonical_email, domain_allowed, email_domain
+from teamgate.db import Database, now
+from teamgate.emails import domain_allowed, email_domain
 from teamgate.errors import AppError, Unauthorized
+from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.invitations import codes
 from teamgate.invitations import repository as repo
-from teamgate.models import memberships, users
-from teamgate.roles import Action, permits, role_input
+from teamgate.invitations.repository import Invitation
+from teamgate.roles import Action, permits
 from teamgate.security import hash_password, password_problem, verify_password
-from teamgate.team import repository as team_repo
-from teamgate.text import display_name
+from teamgate.team import repository as team
+from teamgate.team.service import member_by_email
+from teamgate.users import repository as users
 
 ASK_ADMIN = "Ask admin to invite you"
 INVITED_BY_ANOTHER = "An invitation from another member is pending for this email"
+INVITES_DISABLED = "Inviting new users is not allowed for this account"
+ALREADY_MEMBER = "User already exists"
+OTHER_ORGANISATION = "Email must belong to same organisation"
+INVALID_ROLE = "Invalid role"
+ROLE_ABOVE_CALLER = "User not allowed to invite for this role"
+INVALID_WEBSITE = "Invalid website host name"
+INVITATION_NOT_FOUND = "Invitation not found"
+
+
+class InvitationInvalid(AppError):
+    """The code is not (or no longer) one that can be accepted: a page shows a dead end."""
+
+    def __init__(self) -> None:
+        super().__init__(ASK_ADMIN)
 
 
 @dataclass(frozen=True, slots=True)
-class AcceptedInvite:
-    session: NewSession
-    email: str
+class Invite:
+    email: Parsed[str]
+    role: str | None  # None: not a role name at all
+    name: Parsed[str | None]
+    website: Parsed[str | None]  # None: the server's first public origin
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    link: str
     role: str
 
 
-def _origin(ctx: AppContext, website: object) -> str:
+@dataclass(frozen=True, slots=True)
+class Preview:
+    invitation: Invitation
+    account_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    code: str | None  # the code, or the whole invite link
+    name: Parsed[str] | None  # None: the name the invitation gives
+    password: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    session: NewSession
+    email: str
+    role: str
+    account_name: str
+
+
+def website(value: object) -> Parsed[str | None]:
+    """``websiteHostName`` as sent (a trailing ``/`` aside); the service judges it."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.removesuffix("/")
+    return Refusal(INVALID_WEBSITE)
+
+
+def _origin(ctx: AppContext, website: str | None) -> str:
     origins = ctx.settings.public_origins
     if website is None:
         return origins[0]
-    if isinstance(website, str):
-        origin = website.removesuffix("/")
-        if origin in origins:
-            return origin
-    raise AppError("Invalid website host name")
+    if website in origins:
+        return website
+    raise AppError(INVALID_WEBSITE)
 
 
-def _invitee_name(value: object) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return display_name(value, "inviteeName")
+async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
+    """Create an invitation, or replace the pending one: its old link stops working.
+
+    The per-account budget is reserved before the transaction (its storage may be remote) and
+    given back unless the invitation is made; over budget, the 429 comes after every other check.
+    """
+    limits = ctx.limits
+    async with unit.reading(ctx.db, cred, Action.INVITE) as view:
+        account_id = view.caller.account_id
+    budget = await limits.reserve(limits.invite_per_account, "invite-account", str(account_id))
+    try:
+        async with unit.acting(ctx.db, cred, Action.INVITE) as tx:
+            caller, conn = tx.caller, tx.conn
+            email = valid(request.email)
+            if not await accounts.invites_enabled(conn, caller.account_id):
+                raise AppError(INVITES_DISABLED)
+            if await member_by_email(conn, caller.account_id, email) is not None:
+                raise AppError(ALREADY_MEMBER)
+            allowed = await accounts.allowed_domains(conn, caller.account_id)
+            if not domain_allowed(email_domain(email), allowed):
+                raise AppError(OTHER_ORGANISATION)
+            role = request.role
+            base = await team.role_base(conn, caller.account_id, role) if role else None
+            if role is None or base is None:
+                raise AppError(INVALID_ROLE)
+            if not caller.base_role.can_assign(base):
+                raise AppError(ROLE_ABOVE_CALLER)
+            origin = _origin(ctx, valid(request.website))
+            name = valid(request.name)
+            if not permits(caller.base_role, Action.MANAGE_MEMBERS):
+                inviter = await repo.pending_inviter(conn, caller.account_id, email)
+                if inviter is not None and inviter != caller.user_id:
+                    raise AppError(INVITED_BY_ANOTHER)
+            budget.check()
+            claims = codes.InviteClaims(
+                codes.new_jti(), email, caller.account_id, tx.at + codes.INVITE_TTL_SECONDS
+            )
+            await repo.upsert(
+                conn,
+                account_id=caller.account_id,
+                email=email,
+                name=name,
+                role=role,
+                inviter_id=caller.user_id,
+                jti=claims.jti,
+                created_at=tx.at,
+                expires_at=claims.expires_at,
+            )
+            await tx.record("invitation.create", target=email, detail=role)
+    except Exception:
+        await budget.cancel()
+        raise
+    code = codes.sign(ctx.settings.signing_key, claims, tx.at)
+    return Invited(codes.link(origin, code, email), role)
 
 
-async def invite(
-    ctx: AppContext, cred: Credential, data: dict[str, Any], request_id: str | None
-) -> dict[str, str]:
-    at = now()
-    async with acting(ctx.db, cred, Action.INVITE) as (conn, caller):
-        try:
-            email = canonical_email(data.get("inviteeEmail"))
-        except InvalidEmail:
-            raise AppError("Invalid email") from None
-        if not await repo.invites_enabled(conn, caller.account_id):
-            raise AppError("Inviting new users is not allowed for this account")
-        if await team_repo.member_by_email(conn, caller.account_id, email) is not None:
-            raise AppError("User already exists")
-        if not domain_allowed(
-            email_domain(email), await repo.allowed_domains(conn, caller.account_id)
-        ):
-            raise AppError("Email must belong to same organisation")
-        role = role_input(data.get("inviteeRole"))
-        base = await team_repo.role_base(conn, caller.account_id, role) if role else None
-        if role is None or base is None:
-            raise AppError("Invalid role")
-        if not caller.base_role.can_assign(base):
-            raise AppError("User not allowed to invite for this role")
-        origin = _origin(ctx, data.get("websiteHostName"))
-        name = _invitee_name(data.get("inviteeName"))
-        if not permits(caller.base_role, Action.MANAGE_MEMBERS):
-            inviter = await repo.pending_inviter(conn, caller.account_id, email)
-            if inviter is not None and inviter != caller.user_id:
-                raise AppError(INVITED_BY_ANOTHER)
-        await ctx.limits.take(
-            ctx.limits.invite_per_account, "invite-account", str(caller.account_id)
-        )
-        claims = codes.InviteClaims(
-            codes.new_jti(), email, caller.account_id, at + codes.INVITE_TTL_SECONDS
-        )
-        await repo.upsert(
-            conn,
-            account_id=caller.account_id,
-            email=email,
-            name=name,
-            role=role,
-            inviter_id=caller.user_id,
-            jti=claims.jti,
-            created_at=at,
-            expires_at=claims.expires_at,
-        )
-        await audit.record(
-            conn,
-            "invitation.create",
-            account_id=caller.account_id,
-            actor_user_id=caller.user_id,
-            target=email,
-            detail=role,
-            request_id=request_id,
-        )
-    code = codes.sign(ctx.settings.signing_key, claims, at)
-    return {"finalInviteCode": codes.link(origin, code, email), "inviteeRole": role}
-
-
-async def preview(ctx: AppContext, code: object) -> repo.PendingInvitation | None:
+async def preview(ctx: AppContext, code: str | None) -> Preview | None:
     """What a code invites to, without consuming anything (mail scanners open links)."""
     claims = codes.verify(ctx.settings.signing_key, code)
     if claims is None:
         return None
     async with ctx.db.read() as conn:
         pending = await repo.pending_by_jti(conn, claims.jti, now())
-    if pending is None or pending.email != claims.email or pending.account_id != claims.account_id:
-        return None
-    return pending
+        if pending is None or (pending.email, pending.account_id) != (
+            claims.email,
+            claims.account_id,
+        ):
+            return None
+        account_name = await accounts.name_of(conn, pending.account_id)
+    return Preview(pending, account_name or "")
 
 
-async def accept(
-    ctx: AppContext, data: dict[str, Any], client: str, request_id: str | None
-) -> AcceptedInvite:
+async def accept(ctx: AppContext, acceptance: Acceptance, client: str) -> Accepted:
+    """Join the account with the invited role, once; failures count against the client."""
     limits = ctx.limits
     await limits.take(limits.accept_per_client, "accept-client", client)
-    accepted = await _accept(ctx, data, request_id)
-    await limits.refund(limits.accept_per_client, "accept-client", client)
-    return accepted
-
-
-async def _accept(ctx: AppContext, data: dict[str, Any], request_id: str | None) -> AcceptedInvite:
-    code = data.get("inviteCode", data.get("signupInvitationCode"))
-    pending = await preview(ctx, code)
-    if pending is None:
-        raise AppError(ASK_ADMIN)
+    found = await preview(ctx, acceptance.code)
+    if found is None:
+        raise InvitationInvalid()
+    pending = found.invitation
     async with ctx.db.read() as conn:
-        existing = await repo.user_by_email(conn, pending.email)
-    password = data.get("password")
+        existing = await users.by_email(conn, pending.email)
     # Checked alike for new and existing users (every stored password obeys the same rule).
-    problem = password_problem(password)
+    problem = password_problem(acceptance.password)
     if problem:
         raise AppError(problem)
-    assert isinstance(password, str)
+    assert acceptance.password is not None
+    password = acceptance.password
     new_hash: str | None = None
     name: str | None = None
     if existing is not None:
         # An existing user proves who they are with their own password; an invite code never
         # sets credentials on an existing user (its holder may be the inviter, not the user).
         # A user without a password (created for API-key use only) cannot accept this way.
-        if existing[1] is None:
-            raise AppError(ASK_ADMIN)
-        await _verify_existing_password(ctx, pending.email, existing[1], password)
+        if existing.password_hash is None:
+            raise InvitationInvalid()
+        await _verify_existing_password(ctx, pending.email, existing.password_hash, password)
     else:
-        name_value = data.get("name")
-        name = display_name(pending.name if name_value is None else name_value, "name")
+        given = acceptance.name
+        name = valid(inputs.name(pending.name, "name") if given is None else given)
         new_hash = await hash_password(password)
 
-    at = now()
-    try:
-        async with ctx.db.write() as conn:
-            role = await repo.consume(conn, pending.id, pending.jti, at)
-            if role is None or await team_repo.role_base(conn, pending.account_id, role) is None:
-                raise AppError(ASK_ADMIN)
-            if existing is None:
-                assert name is not None
-                user_id = (
-                    await conn.execute(
-                        insert(users)
-                        .values(
-                            email=pending.email, name=name, password_hash=new_hash, created_at=at
-                        )
-                        .returning(users.c.id)
-                    )
-                ).scalar_one()
-            else:
-                user_id = existing[0]
-            inserted = await conn.execute(
-                dialect_insert(conn, memberships)
-                .values(account_id=pending.account_id, user_id=user_id, role=role, created_at=at)
-                .on_conflict_do_nothing(index_elements=["account_id", "user_id"])
-                .returning(memberships.c.id)
+    async with unit.transaction(ctx.db) as tx:
+        conn = tx.conn
+        role = await repo.consume(conn, pending.id, pending.jti, tx.at)
+        if role is None or await team.role_base(conn, pending.account_id, role) is None:
+            raise InvitationInvalid()
+        if existing is None:
+            assert name is not None
+            user_id = await users.create(
+                conn, email=pending.email, name=name, password_hash=new_hash, at=tx.at
             )
-            if inserted.first() is None:
-                raise AppError("User already exists")
-            session = await create_session(
-                conn, user_id, pending.account_id, ctx.settings.session_ttl_seconds
-            )
-            await audit.record(
-                conn,
-                "invitation.accept",
-                account_id=pending.account_id,
-                actor_user_id=user_id,
-                target=pending.email,
-                detail=role,
-                request_id=request_id,
-            )
-    except IntegrityError:
-        # A concurrent acceptance created this user first; nothing here was written.
-        raise AppError(ASK_ADMIN) from None
-    return AcceptedInvite(session, pending.email, role)
+            if user_id is None:  # a concurrent acceptance created this user first
+                raise InvitationInvalid()
+        else:
+            user_id = existing.id
+        if not await team.add_member(
+            conn, account_id=pending.account_id, user_id=user_id, role=role, at=tx.at
+        ):
+            raise AppError(ALREADY_MEMBER)
+        session = await start_session(ctx, tx, user_id, pending.account_id)
+        await tx.record(
+            "invitation.accept",
+            account_id=pending.account_id,
+            actor_user_id=user_id,
+            target=pending.email,
+            detail=role,
+        )
+
+        async def give_back() -> None:
+            await limits.refund(limits.accept_per_client, "accept-client", client)
+
+        tx.after_commit(give_back)
+    return Accepted(session, pending.email, role, found.account_name)
 
 
 async def _verify_existing_password(
@@ -215,24 +240,13 @@ async def _verify_existing_password(
     await limits.refund(limits.login_per_email, "login-email", email)
 
 
-async def remove_invitation(
-    ctx: AppContext, cred: Credential, email_value: object, request_id: str | None
-) -> dict[str, Any]:
+async def remove_invitation(db: Database, cred: Credential, email: Parsed[str]) -> str:
     """Revoke a pending invitation: ADMINs any, MEMBERs only their own."""
-    async with acting(ctx.db, cred, Action.INVITE) as (conn, caller):
-        try:
-            email = canonical_email(email_value)
-        except InvalidEmail:
-            raise AppError("Invalid email") from None
+    async with unit.acting(db, cred, Action.INVITE) as tx:
+        caller = tx.caller
+        target = valid(email)
         own_only = None if permits(caller.base_role, Action.MANAGE_MEMBERS) else caller.user_id
-        if not await repo.delete_for_email(conn, caller.account_id, email, own_only):
-            raise AppError("Invitation not found")
-        await audit.record(
-            conn,
-            "invitation.revoke",
-            account_id=caller.account_id,
-            actor_user_id=caller.user_id,
-            target=email,
-            request_id=request_id,
-        )
-    return {"email": email}
+        if not await repo.delete_for_email(tx.conn, caller.account_id, target, inviter_id=own_only):
+            raise AppError(INVITATION_NOT_FOUND)
+        await tx.record("invitation.revoke", target=target)
+    return target

@@ -1,12 +1,19 @@
-"""Every query about members, roles and the team list."""
+"""The ``memberships`` and ``custom_roles`` tables: every query on them, and the team list.
+
+The team list (getTeamData) is the one read that spans tables it does not own (users and
+invitations): it is rendered to JSON by the database in the statement that authenticates the
+caller, because it runs on every dashboard refresh.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate.db import Database, dialect_insert
-from teamgate.models import api_keys, custom_roles, invitations, memberships, sessions, users
+from teamgate.models import custom_roles, memberships
 from teamgate.roles import BUILT_IN, Role, built_in
 
 # The team list is rendered to JSON by the database, in the same query that authenticates the
@@ -79,13 +86,39 @@ async def team_json_for(db: Database, kind: str, token_hash: str, at: int) -> st
     return row[0] if row is not None else None
 
 
-async def custom_role_bases(conn: AsyncConnection, account_id: int) -> list[tuple[str, Role]]:
+@dataclass(frozen=True, slots=True)
+class CustomRole:
+    name: str
+    base_role: Role
+    created_at: int
+
+
+async def custom_roles_of(conn: AsyncConnection, account_id: int) -> list[CustomRole]:
+    """The account's custom roles, by name."""
     rows = await conn.execute(
-        select(custom_roles.c.name, custom_roles.c.base_role)
+        select(custom_roles.c.name, custom_roles.c.base_role, custom_roles.c.created_at)
         .where(custom_roles.c.account_id == account_id)
         .order_by(custom_roles.c.name)
     )
-    return [(name, Role(base)) for name, base in rows]
+    return [CustomRole(name, Role(base), created_at) for name, base, created_at in rows]
+
+
+async def custom_role(conn: AsyncConnection, account_id: int, name: str) -> CustomRole | None:
+    row = (
+        await conn.execute(
+            select(custom_roles.c.name, custom_roles.c.base_role, custom_roles.c.created_at).where(
+                custom_roles.c.account_id == account_id, custom_roles.c.name == name
+            )
+        )
+    ).first()
+    return CustomRole(row[0], Role(row[1]), row[2]) if row else None
+
+
+async def role_bases(conn: AsyncConnection, account_id: int) -> dict[str, Role]:
+    """Every role name usable in the account (built-in and custom) and its base role."""
+    bases = {role.value: role for role in BUILT_IN}
+    bases.update({role.name: role.base_role for role in await custom_roles_of(conn, account_id)})
+    return bases
 
 
 async def role_base(conn: AsyncConnection, account_id: int, name: str) -> Role | None:
@@ -106,22 +139,45 @@ async def role_base(conn: AsyncConnection, account_id: int, name: str) -> Role |
 async def assignable_roles(conn: AsyncConnection, account_id: int, base: Role) -> list[str]:
     """Roles a caller with base role ``base`` may assign: built-ins first, then custom ones."""
     names = [role.value for role in BUILT_IN if base.can_assign(role)]
-    names += [name for name, b in await custom_role_bases(conn, account_id) if base.can_assign(b)]
+    names += [
+        r.name for r in await custom_roles_of(conn, account_id) if base.can_assign(r.base_role)
+    ]
     return names
 
 
-async def member_by_email(
-    conn: AsyncConnection, account_id: int, email: str
-) -> tuple[int, str] | None:
-    """(user id, role name) of a member of this account."""
-    row = (
+async def role_of(conn: AsyncConnection, account_id: int, user_id: int) -> str | None:
+    """The user's role name in the account; None when they are not a member."""
+    role: str | None = (
         await conn.execute(
-            select(users.c.id, memberships.c.role)
-            .join(memberships, memberships.c.user_id == users.c.id)
-            .where(users.c.email == email, memberships.c.account_id == account_id)
+            select(memberships.c.role).where(
+                memberships.c.account_id == account_id, memberships.c.user_id == user_id
+            )
         )
-    ).first()
-    return (row[0], row[1]) if row else None
+    ).scalar_one_or_none()
+    return role
+
+
+async def first_account_of(conn: AsyncConnection, user_id: int) -> int | None:
+    """The account the user joined first (where a login starts)."""
+    account_id: int | None = (
+        await conn.execute(
+            select(memberships.c.account_id)
+            .where(memberships.c.user_id == user_id)
+            .order_by(memberships.c.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return account_id
+
+
+async def roles_of_members(conn: AsyncConnection, account_id: int) -> dict[int, str]:
+    """Each member's role name, by user id."""
+    rows = await conn.execute(
+        select(memberships.c.user_id, memberships.c.role).where(
+            memberships.c.account_id == account_id
+        )
+    )
+    return {user_id: role for user_id, role in rows}
 
 
 async def admin_count(conn: AsyncConnection, account_id: int) -> int:
@@ -140,18 +196,20 @@ async def admin_count(conn: AsyncConnection, account_id: int) -> int:
     return count
 
 
-async def remove_membership(conn: AsyncConnection, account_id: int, user_id: int) -> None:
-    """Remove a member and end, at once, every API key and session of theirs for this account,
-    and every invitation they sent that is still pending (they hold those links)."""
-    await conn.execute(
-        delete(invitations).where(
-            invitations.c.account_id == account_id, invitations.c.inviter_id == user_id
-        )
+async def add_member(
+    conn: AsyncConnection, *, account_id: int, user_id: int, role: str, at: int
+) -> bool:
+    """False when the user is already a member of the account."""
+    inserted = await conn.execute(
+        dialect_insert(conn, memberships)
+        .values(account_id=account_id, user_id=user_id, role=role, created_at=at)
+        .on_conflict_do_nothing(index_elements=["account_id", "user_id"])
+        .returning(memberships.c.id)
     )
-    for table in (api_keys, sessions):
-        await conn.execute(
-            delete(table).where(table.c.account_id == account_id, table.c.user_id == user_id)
-        )
+    return inserted.first() is not None
+
+
+async def delete_member(conn: AsyncConnection, account_id: int, user_id: int) -> None:
     await conn.execute(
         delete(memberships).where(
             memberships.c.account_id == account_id, memberships.c.user_id == user_id
@@ -167,13 +225,14 @@ async def set_role(conn: AsyncConnection, account_id: int, user_id: int, role: s
     )
 
 
-async def custom_roles_of(conn: AsyncConnection, account_id: int) -> list[dict[str, object]]:
-    rows = await conn.execute(
-        select(custom_roles.c.name, custom_roles.c.base_role, custom_roles.c.created_at)
-        .where(custom_roles.c.account_id == account_id)
-        .order_by(custom_roles.c.name)
+async def role_held(conn: AsyncConnection, account_id: int, name: str) -> bool:
+    """Whether a member of the account holds this role."""
+    held = await conn.execute(
+        select(memberships.c.id)
+        .where(memberships.c.account_id == account_id, memberships.c.role == name)
+        .limit(1)
     )
-    return [{"name": n, "baseRole": b, "createdAt": c} for n, b, c in rows]
+    return held.first() is not None
 
 
 async def add_custom_role(
@@ -199,57 +258,9 @@ async def set_custom_role_base(
     )
 
 
-async def role_in_use(conn: AsyncConnection, account_id: int, name: str) -> bool:
-    """Whether a member holds the role or a pending invitation grants it."""
-    for table in (memberships, invitations):
-        used = await conn.execute(
-            select(table.c.id)
-            .where(table.c.account_id == account_id, table.c.role == name)
-            .limit(1)
-        )
-        if used.first() is not None:
-            return True
-    return False
-
-
 async def delete_custom_role(conn: AsyncConnection, account_id: int, name: str) -> None:
     await conn.execute(
         delete(custom_roles).where(
             custom_roles.c.account_id == account_id, custom_roles.c.name == name
         )
     )
-
-
-async def prune_invitations(conn: AsyncConnection, account_id: int) -> list[str]:
-    """Delete the pending invitations whose inviter could no longer send them.
-
-    An invitation is only as good as its inviter's current role: after a demotion, or after a
-    custom role's base changes, links that now reach above the inviter's ceiling stop working.
-    Returns the emails whose invitation was deleted.
-    """
-    bases = {role.value: role for role in BUILT_IN}
-    bases.update(dict(await custom_role_bases(conn, account_id)))
-    members = await conn.execute(
-        select(memberships.c.user_id, memberships.c.role).where(
-            memberships.c.account_id == account_id
-        )
-    )
-    holders: dict[int, str] = {user_id: role for user_id, role in members}
-    pending = await conn.execute(
-        select(
-            invitations.c.id, invitations.c.email, invitations.c.role, invitations.c.inviter_id
-        ).where(invitations.c.account_id == account_id, invitations.c.inviter_id.is_not(None))
-    )
-    stale = []
-    for invitation_id, email, role, inviter_id in pending:
-        inviter_base = bases.get(holders.get(inviter_id, ""))
-        invited_base = bases.get(role)
-        if (
-            inviter_base is None
-            or invited_base is None
-            or not inviter_base.can_assign(invited_base)
-        ):
-            stale.append((invitation_id, email))
-    if stale:
-        await conn.execute(delete(invitations).where(invitations.c.id.in_([i for i, _ in stale])))
-    return [email for _, email in stale]

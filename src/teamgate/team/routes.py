@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from teamgate import schemas
+from teamgate import inputs, schemas
 from teamgate.auth.caller import CredentialDep
-from teamgate.context import get_context, request_id
+from teamgate.context import get_context
 from teamgate.http import body_doc, json_object, json_response
+from teamgate.roles import role_input
 from teamgate.team import custom_roles, service
+from teamgate.team.repository import CustomRole
 
 router = APIRouter(prefix="/api", tags=["team"])
+
+
+def _custom_role(role: CustomRole) -> dict[str, Any]:
+    return {"name": role.name, "baseRole": role.base_role.value, "createdAt": role.created_at}
+
+
+def _role_definition(data: dict[str, Any]) -> custom_roles.RoleDefinition:
+    return custom_roles.RoleDefinition(
+        name=custom_roles.role_name(data.get("roleName")),
+        base=custom_roles.base_role(data.get("baseRole")),
+    )
 
 
 @router.post(
@@ -37,10 +52,19 @@ async def get_team_data(request: Request, cred: CredentialDep) -> Response:
 )
 async def remove_user(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    result = await service.remove_user(
-        get_context(request).db, cred, data.get("email"), request_id(request)
+    removal = await service.remove_user(
+        get_context(request).db, cred, inputs.email(data.get("email"))
     )
-    return json_response(result)
+    return json_response(
+        {
+            "email": removal.email,
+            "id": removal.user_id,
+            "passwordResetToken": None,
+            "roleHierarchy": removal.caller_role,
+            "userRoleHierarchy": removal.assignable_roles,
+            "users": None,
+        }
+    )
 
 
 @router.post(
@@ -52,10 +76,11 @@ async def remove_user(request: Request, cred: CredentialDep) -> Response:
 )
 async def make_admin(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    result = await service.change_role(
-        get_context(request).db, cred, data.get("email"), data.get("userRole"), request_id(request)
+    change = service.RoleChange(
+        email=inputs.email(data.get("email")), role=role_input(data.get("userRole"))
     )
-    return json_response(result)
+    changed = await service.change_role(get_context(request).db, cred, change)
+    return json_response({"email": changed.email, "id": changed.user_id, "role": changed.role})
 
 
 @router.post(
@@ -79,7 +104,8 @@ async def get_role_hierarchy(request: Request, cred: CredentialDep) -> Response:
 )
 async def get_custom_roles(request: Request, cred: CredentialDep) -> Response:
     await json_object(request)
-    return json_response(await custom_roles.list_roles(get_context(request).db, cred))
+    roles = await custom_roles.list_roles(get_context(request).db, cred)
+    return json_response({"roles": [_custom_role(role) for role in roles]})
 
 
 @router.post(
@@ -91,8 +117,8 @@ async def get_custom_roles(request: Request, cred: CredentialDep) -> Response:
 )
 async def create_custom_role(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    ctx = get_context(request)
-    return json_response(await custom_roles.create_role(ctx.db, cred, data, request_id(request)))
+    role = await custom_roles.create_role(get_context(request).db, cred, _role_definition(data))
+    return json_response(_custom_role(role))
 
 
 @router.post(
@@ -104,8 +130,8 @@ async def create_custom_role(request: Request, cred: CredentialDep) -> Response:
 )
 async def update_custom_role(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    ctx = get_context(request)
-    return json_response(await custom_roles.update_role(ctx.db, cred, data, request_id(request)))
+    role = await custom_roles.update_role(get_context(request).db, cred, _role_definition(data))
+    return json_response({"name": role.name, "baseRole": role.base_role.value})
 
 
 @router.post(
@@ -117,5 +143,6 @@ async def update_custom_role(request: Request, cred: CredentialDep) -> Response:
 )
 async def delete_custom_role(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    ctx = get_context(request)
-    return json_response(await custom_roles.delete_role(ctx.db, cred, data, request_id(request)))
+    name = custom_roles.role_name(data.get("roleName"))
+    deleted = await custom_roles.delete_role(get_context(request).db, cred, name)
+    return json_response({"name": deleted})

@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from teamgate import audit
-from teamgate.auth.caller import Credential, acting, resolve
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from teamgate import unit
+from teamgate.auth import repository as credentials
+from teamgate.auth.caller import Credential
 from teamgate.db import Database, now
-from teamgate.emails import InvalidEmail, canonical_email
 from teamgate.errors import AppError, Unauthorized
-from teamgate.invitations import repository as invitation_repo
-from teamgate.roles import Action, Role, role_input
+from teamgate.inputs import Parsed, valid
+from teamgate.invitations import repository as invitations
+from teamgate.roles import Action, Role
 from teamgate.team import repository as repo
+from teamgate.users import repository as users
 
 LAST_ADMIN = "An account must keep at least one ADMIN"
 NOT_YOURSELF = "You cannot perform this action on yourself"
 USER_NOT_FOUND = "User not found"
+INVALID_ROLE = "Invalid role"
+NOT_ALLOWED_TO_ASSIGN = "User not allowed to assign this role"
 
 
-def email_or_error(value: object) -> str:
-    try:
-        return canonical_email(value)
-    except InvalidEmail:
-        raise AppError("Invalid email") from None
+@dataclass(frozen=True, slots=True)
+class Removal:
+    email: str
+    user_id: int  # 0 when a pending invitation was deleted
+    caller_role: str
+    assignable_roles: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    email: Parsed[str]
+    role: str | None  # None: not a role name at all
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChanged:
+    email: str
+    user_id: int
+    role: str
 
 
 async def team_json(db: Database, cred: Credential) -> str:
-    """getTeamData: one query authenticates and renders (the API's hottest path)."""
+    """getTeamData: one query authenticates and renders (the API's hottest path).
+
+    Every role may read the team, so membership is the whole permission check.
+    """
     team = await repo.team_json_for(db, cred.kind, cred.token_hash, now())
     if team is None:
         raise Unauthorized()
@@ -34,69 +57,69 @@ async def team_json(db: Database, cred: Credential) -> str:
 
 
 async def role_hierarchy(db: Database, cred: Credential) -> list[str]:
-    async with db.read() as conn:
-        caller = await resolve(conn, cred)
-        caller.require(Action.READ_TEAM)
-        return await repo.assignable_roles(conn, caller.account_id, caller.base_role)
+    async with unit.reading(db, cred, Action.READ_TEAM) as view:
+        caller = view.caller
+        return await repo.assignable_roles(view.conn, caller.account_id, caller.base_role)
 
 
-async def remove_user(
-    db: Database, cred: Credential, email_value: object, request_id: str | None
-) -> dict[str, Any]:
-    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
-        email = email_or_error(email_value)
-        if email == caller.email:
+async def member_by_email(
+    conn: AsyncConnection, account_id: int, email: str
+) -> tuple[int, str] | None:
+    """(user id, role name) of the account's member with this email."""
+    user = await users.by_email(conn, email)
+    role = await repo.role_of(conn, account_id, user.id) if user else None
+    return (user.id, role) if user and role else None
+
+
+async def remove_user(db: Database, cred: Credential, email: Parsed[str]) -> Removal:
+    async with unit.acting(db, cred, Action.MANAGE_MEMBERS) as tx:
+        caller, conn = tx.caller, tx.conn
+        target = valid(email)
+        if target == caller.email:
             raise AppError(NOT_YOURSELF)
-        member = await repo.member_by_email(conn, caller.account_id, email)
+        member = await member_by_email(conn, caller.account_id, target)
         removed_id = 0
         if member is not None:
             removed_id, role = member
             target_base = await repo.role_base(conn, caller.account_id, role)
             if target_base is Role.ADMIN and await repo.admin_count(conn, caller.account_id) <= 1:
                 raise AppError(LAST_ADMIN)
-            await repo.remove_membership(conn, caller.account_id, removed_id)
-            await invitation_repo.delete_for_email(conn, caller.account_id, email, None)
+            await _remove_member(conn, caller.account_id, removed_id)
+            await invitations.delete_for_email(conn, caller.account_id, target)
             action = "member.remove"
-        elif await invitation_repo.delete_for_email(conn, caller.account_id, email, None):
+        elif await invitations.delete_for_email(conn, caller.account_id, target):
             action = "invitation.revoke"
         else:
             raise AppError(USER_NOT_FOUND)
-        await audit.record(
-            conn,
-            action,
-            account_id=caller.account_id,
-            actor_user_id=caller.user_id,
-            target=email,
-            request_id=request_id,
-        )
+        await tx.record(action, target=target)
         assignable = await repo.assignable_roles(conn, caller.account_id, caller.base_role)
-    return {
-        "email": email,
-        "id": removed_id,
-        "passwordResetToken": None,
-        "roleHierarchy": caller.role,
-        "userRoleHierarchy": assignable,
-        "users": None,
-    }
+    return Removal(target, removed_id, caller.role, assignable)
 
 
-async def change_role(
-    db: Database, cred: Credential, email_value: object, role_value: object, request_id: str | None
-) -> dict[str, Any]:
+async def _remove_member(conn: AsyncConnection, account_id: int, user_id: int) -> None:
+    """Remove a member and end, at once, every API key and session of theirs for this account,
+    and every invitation they sent that is still pending (they hold those links)."""
+    await invitations.delete_sent_by(conn, account_id, user_id)
+    await credentials.revoke_member(conn, account_id, user_id)
+    await repo.delete_member(conn, account_id, user_id)
+
+
+async def change_role(db: Database, cred: Credential, change: RoleChange) -> RoleChanged:
     """Akto's ``makeAdmin``: give a member another role, within the caller's hierarchy."""
-    async with acting(db, cred, Action.MANAGE_MEMBERS) as (conn, caller):
-        email = email_or_error(email_value)
+    async with unit.acting(db, cred, Action.MANAGE_MEMBERS) as tx:
+        caller, conn = tx.caller, tx.conn
+        email = valid(change.email)
         if email == caller.email:
             raise AppError(NOT_YOURSELF)
-        member = await repo.member_by_email(conn, caller.account_id, email)
+        member = await member_by_email(conn, caller.account_id, email)
         if member is None:
             raise AppError(USER_NOT_FOUND)
-        role = role_input(role_value)
+        role = change.role
         new_base = await repo.role_base(conn, caller.account_id, role) if role else None
         if role is None or new_base is None:
-            raise AppError("Invalid role")
+            raise AppError(INVALID_ROLE)
         if not caller.base_role.can_assign(new_base):
-            raise AppError("User not allowed to assign this role")
+            raise AppError(NOT_ALLOWED_TO_ASSIGN)
         user_id, old_role = member
         old_base = await repo.role_base(conn, caller.account_id, old_role)
         if (
@@ -106,14 +129,31 @@ async def change_role(
         ):
             raise AppError(LAST_ADMIN)
         await repo.set_role(conn, caller.account_id, user_id, role)
-        await repo.prune_invitations(conn, caller.account_id)
-        await audit.record(
-            conn,
-            "member.role_change",
-            account_id=caller.account_id,
-            actor_user_id=caller.user_id,
-            target=email,
-            detail=f"{old_role} -> {role}",
-            request_id=request_id,
-        )
-    return {"email": email, "id": user_id, "role": role}
+        await prune_invitations(conn, caller.account_id)
+        await tx.record("member.role_change", target=email, detail=f"{old_role} -> {role}")
+    return RoleChanged(email, user_id, role)
+
+
+async def prune_invitations(conn: AsyncConnection, account_id: int) -> list[str]:
+    """Delete the pending invitations whose inviter could no longer send them.
+
+    An invitation is only as good as its inviter's current role: after a demotion, or after a
+    custom role's base changes, links that now reach above the inviter's ceiling stop working.
+    Returns the emails whose invitation was deleted.
+    """
+    bases = await repo.role_bases(conn, account_id)
+    holders = await repo.roles_of_members(conn, account_id)
+    stale = []
+    for invitation in await invitations.pending_of(conn, account_id):
+        if invitation.inviter_id is None:
+            continue
+        inviter_base = bases.get(holders.get(invitation.inviter_id, ""))
+        invited_base = bases.get(invitation.role)
+        if (
+            inviter_base is None
+            or invited_base is None
+            or not inviter_base.can_assign(invited_base)
+        ):
+            stale.append(invitation)
+    await invitations.delete_ids(conn, [invitation.id for invitation in stale])
+    return [invitation.email for invitation in stale]

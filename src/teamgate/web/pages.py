@@ -14,10 +14,11 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from teamgate.accounts import service as accounts
-from teamgate.auth.routes import set_session_cookie
-from teamgate.context import get_context, request_id
-from teamgate.errors import AppError
+from teamgate.auth.cookies import set_session_cookie
+from teamgate.context import get_context
+from teamgate.errors import AppError, RateLimited
 from teamgate.http import client_address, form_fields, refuse_foreign_origin
+from teamgate.inputs import name as parse_name
 from teamgate.invitations import service as invitations
 
 router = APIRouter(include_in_schema=False)
@@ -54,45 +55,60 @@ async def _form(request: Request) -> dict[str, str]:
 async def signup_page(
     request: Request, signupInvitationCode: str = "", signupEmailId: str = ""
 ) -> Response:
-    pending = await invitations.preview(get_context(request), signupInvitationCode)
-    if pending is None:
+    found = await invitations.preview(get_context(request), signupInvitationCode)
+    if found is None:
         return _page(request, "invalid.html", 400, message=invitations.ASK_ADMIN)
-    return _page(request, "signup.html", invitation=pending, code=signupInvitationCode)
+    return _signup_form(request, found, signupInvitationCode)
+
+
+def _signup_form(
+    request: Request,
+    found: invitations.Preview,
+    code: str,
+    error: AppError | None = None,
+) -> Response:
+    return _page(
+        request,
+        "signup.html",
+        error.status if error else 200,
+        error.headers if error else None,
+        invitation=found.invitation,
+        account_name=found.account_name,
+        code=code,
+        error=error.message if error else None,
+    )
 
 
 @router.post("/signup")
 async def signup_submit(request: Request) -> Response:
     ctx = get_context(request)
     form = await _form(request)
-    pending = await invitations.preview(ctx, form.get("inviteCode", ""))
+    code = form.get("inviteCode", "")
+    name = form.get("name")
+    acceptance = invitations.Acceptance(
+        code=code,
+        name=None if name is None else parse_name(name, "name"),
+        password=form.get("password"),
+    )
+    found = await invitations.preview(ctx, code)
     try:
         accepted = await invitations.accept(
-            ctx,
-            dict(form),
-            client_address(request, ctx.settings.trusted_proxies),
-            request_id(request),
+            ctx, acceptance, client_address(request, ctx.settings.trusted_proxies)
         )
+    except RateLimited as error:
+        return _page(request, "invalid.html", 429, error.headers, message=error.message)
     except AppError as error:
-        if pending is None or error.status == 429:
-            status = 429 if error.status == 429 else 400
-            return _page(request, "invalid.html", status, error.headers, message=error.message)
-        return _page(
-            request,
-            "signup.html",
-            error.status,
-            error.headers,
-            invitation=pending,
-            code=form.get("inviteCode"),
-            error=error.message,
-        )
+        if found is None:
+            return _page(request, "invalid.html", 400, message=error.message)
+        return _signup_form(request, found, code, error)
     response = _page(
         request,
         "joined.html",
         email=accepted.email,
         role=accepted.role,
-        account=pending.account_name if pending else "",
+        account=accepted.account_name,
     )
-    set_session_cookie(response, ctx, accepted.session.token)
+    set_session_cookie(response, ctx.settings, accepted.session.token)
     return response
 
 
@@ -117,6 +133,8 @@ async def setup_submit(request: Request) -> Response:
             admin_password=form.get("password", ""),
             setup_token=token,
         )
+    except accounts.SetupLinkInvalid as error:
+        return _page(request, "invalid.html", 400, message=error.message)
     except AppError as error:
         if not await accounts.setup_token_valid(ctx.db, token):
             return _page(request, "invalid.html", 400, message=error.message)
