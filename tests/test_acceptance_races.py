@@ -1,0 +1,364 @@
+"""Acceptance racing rival admin actions, staged on two server processes sharing PostgreSQL.
+
+Luck decides such races on a fast machine, so each one is staged: a trigger holds every insert
+into ``memberships`` behind an advisory lock the test owns (the gate). An acceptance stopped
+there has consumed its invitation but not yet created the membership; the rival request is sent
+only once that pause is seen in ``pg_locks``, and the gate opens only once the rival is seen
+waiting on a lock (or has answered). Each step is asserted: a race that was not staged fails the
+test instead of passing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from teamgate.accounts.service import CreatedAccount, create_account
+from teamgate.db import Database
+from teamgate.models import custom_roles, invitations, memberships, users
+
+from .conftest import BACKENDS, PASSWORD, _pg_dsn, _truncate, error_of
+from .test_concurrency import _start_servers
+
+pytestmark = pytest.mark.processes
+T = TypeVar("T")
+GATE_KEY = 748_213_905  # the advisory lock the trigger waits on (below 2**31: objid in pg_locks)
+STAGE_TIMEOUT = 10.0
+ROUNDS = 4
+BUILT_IN = {"ADMIN", "MEMBER", "DEVELOPER", "VIEWER"}
+
+
+@pytest.fixture(scope="module")
+def pg_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, list[str]]]:
+    """Two `teamgate serve` processes on one PostgreSQL database: (its URL, their origins)."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("staged on PostgreSQL only, and TEAMGATE_TEST_BACKENDS leaves it out")
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate(url)
+    procs, origins = _start_servers(url, tmp_path_factory.mktemp("races"), 2)
+    try:
+        yield url, origins
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def db(pg_servers: tuple[str, list[str]]) -> AsyncIterator[Database]:
+    database = Database(pg_servers[0])
+    yield database
+    await database.dispose()
+
+
+# --- staging -----------------------------------------------------------------------------------
+
+
+class Gate:
+    """The trigger's advisory lock, held by the test, and a view of who waits on what."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def close(self) -> None:
+        await self.conn.execute("SELECT pg_advisory_lock($1::bigint)", GATE_KEY)
+
+    async def open(self) -> None:
+        await self.conn.execute("SELECT pg_advisory_unlock_all()")
+
+    async def held_insert(self) -> int | None:
+        """The backend whose membership insert waits at the gate, if one does."""
+        pid: int | None = await self.conn.fetchval(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND classid = 0 AND objid = $1::oid AND objsubid = 1",
+            GATE_KEY,
+        )
+        return pid
+
+    async def waiting_on_a_lock(self, pid: int) -> bool:
+        waiting: bool = await self.conn.fetchval(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+            pid,
+        )
+        return waiting
+
+    async def other_lock_waiter(self, known: list[int]) -> int | None:
+        """A backend of this database waiting on a lock, other than the ``known`` ones."""
+        pid: int | None = await self.conn.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> ALL($1::int[]) LIMIT 1",
+            known,
+        )
+        return pid
+
+
+@contextlib.asynccontextmanager
+async def membership_gate(url: str) -> AsyncIterator[Gate]:
+    conn = await asyncpg.connect(_pg_dsn(url))
+    try:
+        await conn.execute(
+            "CREATE FUNCTION teamgate_test_gate() RETURNS trigger AS $$ BEGIN "
+            f"PERFORM pg_advisory_xact_lock_shared({GATE_KEY}); RETURN NEW; "
+            "END $$ LANGUAGE plpgsql"
+        )
+        await conn.execute(
+            "CREATE TRIGGER teamgate_test_gate BEFORE INSERT ON memberships "
+            "FOR EACH ROW EXECUTE FUNCTION teamgate_test_gate()"
+        )
+        yield Gate(conn)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock_all()")
+        await conn.execute("DROP TRIGGER IF EXISTS teamgate_test_gate ON memberships")
+        await conn.execute("DROP FUNCTION IF EXISTS teamgate_test_gate()")
+        await conn.close()
+
+
+async def observe(
+    probe: Callable[[], Awaitable[T | None]], watched: asyncio.Task[Any] | None, what: str
+) -> T:
+    """Poll ``probe`` until it finds something; fail if ``watched`` ends first or time runs out."""
+    deadline = asyncio.get_running_loop().time() + STAGE_TIMEOUT
+    while True:
+        found = await probe()
+        if found is not None and found is not False:
+            return found
+        if watched is not None and watched.done():
+            outcome = watched.result()
+            detail = outcome.text if isinstance(outcome, httpx.Response) else repr(outcome)
+            pytest.fail(f"race not staged: {what} was never observed; it ended with {detail}")
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"race not staged: {what} was not observed within {STAGE_TIMEOUT}s")
+        await asyncio.sleep(0.01)
+
+
+async def answered_or_waiting(
+    gate: Gate, rival: asyncio.Task[httpx.Response], known: list[int]
+) -> None:
+    """The rival must reach the contested rows before the acceptance goes on: either it waits
+    on a lock (behind the acceptance's transaction) or it has already answered."""
+
+    async def probe() -> bool:
+        return rival.done() or await gate.other_lock_waiter(known) is not None
+
+    await observe(probe, None, "the rival request answering or waiting on a lock")
+
+
+# --- seeding and reading -----------------------------------------------------------------------
+
+
+async def admin_account(db: Database, name: str, email: str) -> CreatedAccount:
+    return await create_account(db, name=name, admin_email=email, admin_name="Boss")
+
+
+async def post(
+    http: httpx.AsyncClient,
+    origin: str,
+    endpoint: str,
+    body: dict[str, Any],
+    key: str | None = None,
+) -> httpx.Response:
+    headers = {"X-API-KEY": key} if key is not None else {}
+    return await http.post(f"{origin}/api/{endpoint}", json=body, headers=headers)
+
+
+async def invite(
+    http: httpx.AsyncClient, origin: str, key: str, email: str, role: str
+) -> httpx.Response:
+    return await post(
+        http, origin, "inviteUsers", {"inviteeEmail": email, "inviteeRole": role}, key
+    )
+
+
+async def membership_and_invitation(db: Database, account_id: int, email: str) -> tuple[int, int]:
+    """How many memberships and pending invitations (account, email) has."""
+    async with db.read() as conn:
+        members: int = (
+            await conn.execute(
+                select(func.count())
+                .select_from(memberships.join(users, users.c.id == memberships.c.user_id))
+                .where(memberships.c.account_id == account_id, users.c.email == email)
+            )
+        ).scalar_one()
+        pending: int = (
+            await conn.execute(
+                select(func.count()).where(
+                    invitations.c.account_id == account_id, invitations.c.email == email
+                )
+            )
+        ).scalar_one()
+    return members, pending
+
+
+async def roles_held_that_do_not_exist(db: Database, account_id: int) -> list[tuple[str, str]]:
+    """(email, role) of the members whose role is neither built in nor a custom role here."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(users.c.email, memberships.c.role)
+            .select_from(memberships.join(users, users.c.id == memberships.c.user_id))
+            .outerjoin(
+                custom_roles,
+                (custom_roles.c.account_id == memberships.c.account_id)
+                & (custom_roles.c.name == memberships.c.role),
+            )
+            .where(memberships.c.account_id == account_id, custom_roles.c.id.is_(None))
+        )
+        return [(email, role) for email, role in rows if role not in BUILT_IN]
+
+
+async def custom_role_exists(db: Database, account_id: int, name: str) -> bool:
+    async with db.read() as conn:
+        found = await conn.execute(
+            select(custom_roles.c.id).where(
+                custom_roles.c.account_id == account_id, custom_roles.c.name == name
+            )
+        )
+        return found.first() is not None
+
+
+def answer(response: httpx.Response) -> tuple[int, str | None]:
+    """The status and, for a refusal, its error message."""
+    status = response.status_code
+    return status, error_of(response) if 400 <= status < 500 else None
+
+
+def session_cookie(response: httpx.Response) -> dict[str, str]:
+    return {"Cookie": f"teamgate_session={response.cookies['teamgate_session']}"}
+
+
+# --- deleteCustomRole racing acceptInvite ------------------------------------------------------
+
+
+async def test_a_custom_role_stays_in_use_while_an_acceptance_turns_its_invitation_into_a_member(
+    pg_servers: tuple[str, list[str]], db: Database
+) -> None:
+    """deleteCustomRole checks the memberships, then the invitations, each seeing what is
+    committed at that moment. Staged: the acceptance has consumed the invitation and waits at
+    the gate; the deletion is sent and, to arrive where the two checks meet, its look at the
+    invitations queues behind a table lock the test requests (it waits for the acceptance).
+    The gate opens: the acceptance commits, then the deletion's second check runs."""
+    url, (first, second) = pg_servers
+    boss = await admin_account(db, "Role race", "boss@rolerace.io")
+    failures: list[str] = []
+    async with (
+        membership_gate(url) as gate,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        for round_no in range(ROUNDS):
+            role, email = f"RACER_{round_no}", f"new{round_no}@rolerace.io"
+            made = await post(
+                http, first, "createCustomRole", {"roleName": role, "baseRole": "DEVELOPER"},
+                boss.api_key,
+            )  # fmt: skip
+            assert made.status_code == 200, made.text
+            invited = await invite(http, first, boss.api_key, email, role)
+            assert invited.status_code == 200, invited.text
+            link = invited.json()["finalInviteCode"]
+
+            accepted, deleted = await _race_delete_with_acceptance(
+                url, gate, http, first, second, boss.api_key, role, link
+            )
+
+            problems = []
+            if answer(accepted)[0] != 200:
+                problems.append(f"acceptInvite answered {accepted.status_code} {accepted.text}")
+            if answer(deleted) != (400, "Role is in use"):
+                problems.append(
+                    f"deleteCustomRole answered {deleted.status_code} {deleted.text} "
+                    "while the role was in use"
+                )
+            dangling = [
+                held for held in await roles_held_that_do_not_exist(db, boss.account_id)
+                if held[0] == email
+            ]  # fmt: skip
+            if dangling:
+                problems.append(f"members hold roles that do not exist: {dangling}")
+            if not await custom_role_exists(db, boss.account_id, role):
+                problems.append(f"{role} is gone")
+            state = await membership_and_invitation(db, boss.account_id, email)
+            if state != (1, 0):
+                problems.append(f"(memberships, pending invitations) of {email}: {state}")
+            if accepted.status_code == 200:
+                # The new member's session works; the role they hold still cannot be deleted.
+                hierarchy = await http.post(
+                    f"{first}/api/getRoleHierarchy", json={}, headers=session_cookie(accepted)
+                )
+                if hierarchy.status_code != 200 or role not in hierarchy.json():
+                    problems.append(
+                        f"the new member's getRoleHierarchy answered {hierarchy.status_code} "
+                        f"{hierarchy.text}"
+                    )
+                again = await post(
+                    http, second, "deleteCustomRole", {"roleName": role}, boss.api_key
+                )
+                if answer(again) != (400, "Role is in use"):
+                    problems.append(
+                        f"deleting {role} from a member then answered {again.status_code} "
+                        f"{again.text}"
+                    )
+            if problems:
+                failures.append(f"round {round_no}: " + "; ".join(problems))
+
+    assert not failures, f"{len(failures)} of {ROUNDS} rounds went wrong:\n" + "\n".join(failures)
+
+
+async def _race_delete_with_acceptance(
+    url: str,
+    gate: Gate,
+    http: httpx.AsyncClient,
+    first: str,
+    second: str,
+    key: str,
+    role: str,
+    link: str,
+) -> tuple[httpx.Response, httpx.Response]:
+    queue = await asyncpg.connect(_pg_dsn(url))
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        await gate.close()
+        acceptance = asyncio.create_task(
+            post(
+                http,
+                second,
+                "acceptInvite",
+                {"inviteCode": link, "name": "New", "password": PASSWORD},
+            )
+        )
+        tasks.append(acceptance)
+        accepting = await observe(
+            gate.held_insert, acceptance, "the acceptance paused in its membership insert"
+        )
+
+        async def lock_invitations() -> None:
+            async with queue.transaction():
+                await queue.execute("LOCK TABLE invitations IN ACCESS EXCLUSIVE MODE")
+
+        queued = asyncio.create_task(lock_invitations())
+        tasks.append(queued)
+        queue_pid = queue.get_server_pid()
+
+        async def queue_waits_or_holds() -> bool:
+            return queued.done() or await gate.waiting_on_a_lock(queue_pid)
+
+        await observe(queue_waits_or_holds, None, "the test's table lock request")
+        deletion = asyncio.create_task(
+            post(http, first, "deleteCustomRole", {"roleName": role}, key)
+        )
+        tasks.append(deletion)
+        await answered_or_waiting(gate, deletion, [accepting, queue_pid])
+        await gate.open()
+        accepted, _, deleted = await asyncio.gather(acceptance, queued, deletion)
+        return accepted, deleted
+    finally:
+        await gate.open()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await queue.close()
