@@ -362,3 +362,92 @@ async def _race_delete_with_acceptance(
         await gate.open()
         await asyncio.gather(*tasks, return_exceptions=True)
         await queue.close()
+
+
+# --- a re-invite racing the acceptance of the old link -----------------------------------------
+
+
+async def test_a_reinvite_racing_the_acceptance_of_the_old_link_leaves_one_or_the_other(
+    pg_servers: tuple[str, list[str]], db: Database
+) -> None:
+    """Staged: the acceptance of the first link has consumed it and waits at the gate; the
+    re-invite of the same email is sent then, and the gate opens once it waits on a lock.
+    Either the acceptance wins (a member; the re-invite is refused) or the re-invite does (a
+    new pending invitation; the old link is refused); never a member with a pending invitation
+    for their own email. Odd rounds invite a user who already exists (another account's
+    founder) and accepts with their password."""
+    url, (first, second) = pg_servers
+    boss = await admin_account(db, "Reinvite race", "boss@reinvite.io")
+    failures: list[str] = []
+    async with (
+        membership_gate(url) as gate,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        for round_no in range(ROUNDS):
+            email = f"person{round_no}@reinvite.io"
+            if round_no % 2:
+                await create_account(
+                    db, name=f"Own {round_no}", admin_email=email, admin_password=PASSWORD
+                )
+            invited = await invite(http, first, boss.api_key, email, "MEMBER")
+            assert invited.status_code == 200, invited.text
+            link = invited.json()["finalInviteCode"]
+
+            accepted, reinvited = await _race_reinvite_with_acceptance(
+                gate, http, first, second, boss.api_key, email, link
+            )
+
+            state = await membership_and_invitation(db, boss.account_id, email)
+            acceptance_won = (
+                answer(accepted)[0] == 200
+                and answer(reinvited) == (400, "User already exists")
+                and state == (1, 0)
+            )
+            reinvite_won = (
+                answer(reinvited)[0] == 200
+                and answer(accepted) == (400, "Ask admin to invite you")
+                and state == (0, 1)
+            )
+            if not (acceptance_won or reinvite_won):
+                failures.append(
+                    f"round {round_no}: acceptInvite answered {answer(accepted)}, "
+                    f"inviteUsers {answer(reinvited)}; (memberships, pending invitations) "
+                    f"of {email}: {state}"
+                )
+
+    assert not failures, f"{len(failures)} of {ROUNDS} rounds went wrong:\n" + "\n".join(failures)
+
+
+async def _race_reinvite_with_acceptance(
+    gate: Gate,
+    http: httpx.AsyncClient,
+    first: str,
+    second: str,
+    key: str,
+    email: str,
+    link: str,
+) -> tuple[httpx.Response, httpx.Response]:
+    tasks: list[asyncio.Task[httpx.Response]] = []
+    try:
+        await gate.close()
+        acceptance = asyncio.create_task(
+            post(
+                http,
+                second,
+                "acceptInvite",
+                {"inviteCode": link, "name": "P", "password": PASSWORD},
+            )
+        )
+        tasks.append(acceptance)
+        accepting = await observe(
+            gate.held_insert, acceptance, "the acceptance paused in its membership insert"
+        )
+        reinvite = asyncio.create_task(invite(http, first, key, email, "VIEWER"))
+        tasks.append(reinvite)
+        await answered_or_waiting(gate, reinvite, [accepting])
+        await gate.open()
+        accepted, reinvited = await asyncio.gather(acceptance, reinvite)
+        return accepted, reinvited
+    finally:
+        await gate.open()
+        await asyncio.gather(*tasks, return_exceptions=True)
