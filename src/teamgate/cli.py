@@ -103,12 +103,20 @@ def account_create(
     admin_password: Annotated[
         str | None, typer.Option(help="Password, so they can also log in.")
     ] = None,
+    existing_user: Annotated[
+        bool,
+        typer.Option(
+            "--existing-user",
+            help="The email belongs to a user already: make them the ADMIN (with "
+            "--admin-password, their password is replaced and their sessions end).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as one JSON line.")
     ] = False,
 ) -> None:
     """Create an account, its founding ADMIN and an API key for them."""
-    from teamgate.accounts.service import create_account
+    from teamgate.accounts.service import UserExists, create_account
 
     settings = Settings()
 
@@ -122,6 +130,7 @@ def account_create(
                 admin_email=admin_email,
                 admin_name=admin_name,
                 admin_password=admin_password,
+                existing_user=existing_user,
             )
         finally:
             await db.dispose()
@@ -129,6 +138,13 @@ def account_create(
 
     try:
         account_id, user_id, api_key = asyncio.run(run())
+    except UserExists as error:
+        console.print(
+            f"[red]{error.message}.[/red] Pass --existing-user to make them this account's "
+            "ADMIN; add --admin-password to replace their password and end their sessions.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
     except AppError as error:
         console.print(f"[red]{error.message}[/red]")
         raise typer.Exit(2) from None

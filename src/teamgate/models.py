@@ -44,6 +44,10 @@ account_email_domains = Table(
     Column("domain", String(255), primary_key=True),
 )
 
+# A user whose password was chosen through an invitation link is unverified: the link's inviter
+# held it too, so nobody has proven the address. Their password then opens only the account
+# whose link set it (``unverified_account_id``); NULL once the identity is vouched for (created
+# by the operator, or, later, proven by a message sent to the address).
 users = Table(
     "users",
     metadata,
@@ -52,6 +56,7 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("password_hash", String(255), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("unverified_account_id", Integer, nullable=True),
 )
 
 memberships = Table(

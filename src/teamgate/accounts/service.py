@@ -22,6 +22,16 @@ SETUP_LINK_INVALID = "This setup link is no longer valid"
 FOUNDING_KEY_NAME = "Founding admin key"
 
 
+USER_EXISTS = "A user with this email already exists"
+
+
+class UserExists(AppError):
+    """The founding admin's email belongs to a user already, and nobody said to reuse them."""
+
+    def __init__(self) -> None:
+        super().__init__(USER_EXISTS)
+
+
 class SetupLinkInvalid(AppError):
     """The first-run link was used, replaced or expired, or an account exists already."""
 
@@ -44,11 +54,15 @@ async def create_account(
     admin_name: str | None = None,
     admin_password: str | None = None,
     setup_token: str | None = None,
+    existing_user: bool = False,
 ) -> CreatedAccount:
-    """The account, its founding ADMIN (an existing user joins as ADMIN) and an API key for them.
+    """The account, its founding ADMIN and an API key for them.
 
-    The founder's domain becomes the account's allowed email domain, unless it is a public
-    mail provider: then no domain is configured and invitations may go to any address.
+    An email that belongs to a user already is refused unless ``existing_user``: that user then
+    joins as the ADMIN, and with ``admin_password`` their password is replaced (the operator
+    vouches for the identity: it counts as verified) and every session of theirs ends. A
+    password is never silently ignored. The founder's domain becomes the account's allowed
+    email domain, unless it is a public mail provider: then invitations may go to any address.
     """
     account_name = display_name(name, "Account name")
     try:
@@ -80,7 +94,13 @@ async def create_account(
         if user_id is None:
             existing = await users.by_email(conn, email)
             assert existing is not None
+            if not existing_user:
+                raise UserExists()
             user_id = existing.id
+            if password_hash is not None:
+                await users.replace_password(conn, user_id, password_hash)
+                await credentials.delete_sessions_of_user(conn, user_id)
+                await tx.record("user.password_replace", account_id=account_id, target=email)
         await team.add_member(
             conn, account_id=account_id, user_id=user_id, role=Role.ADMIN.value, at=tx.at
         )

@@ -34,6 +34,8 @@ class Caller:
     role: str
     base_role: Role
     credential: Credential
+    # Set while the user's address is unverified: the only account their password opens.
+    unverified_account_id: int | None = None
 
     def require(self, action: Action) -> None:
         """403 unless this caller's role, and the kind of credential, allow ``action``."""
@@ -66,5 +68,12 @@ async def resolve(conn: AsyncConnection, cred: Credential, at: int) -> Caller:
     if row is None:
         raise Unauthorized()
     return Caller(
-        row.user_id, row.email, row.name, row.account_id, row.role, Role(row.base_role), cred
+        row.user_id,
+        row.email,
+        row.name,
+        row.account_id,
+        row.role,
+        Role(row.base_role),
+        cred,
+        row.unverified_account_id,
     )

@@ -24,6 +24,7 @@ class CallerRow:
     account_id: int
     role: str
     base_role: str
+    unverified_account_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ def _caller_query(kind: str, secret_hash: str, at: int) -> Select[Any]:
             memberships.c.account_id,
             memberships.c.role,
             base,
+            users.c.unverified_account_id,
         )
         .select_from(memberships)
         .join(users, users.c.id == memberships.c.user_id)
@@ -132,6 +134,11 @@ async def api_keys_of(conn: AsyncConnection, account_id: int, user_id: int) -> l
         .order_by(api_keys.c.id)
     )
     return [ApiKey(*row) for row in rows]
+
+
+async def delete_sessions_of_user(conn: AsyncConnection, user_id: int) -> None:
+    """End every session of a user, in every account."""
+    await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
 
 async def delete_api_key(

@@ -70,7 +70,10 @@ async def login(ctx: AppContext, attempt: Login, client: str) -> NewSession:
         async with ctx.db.read() as conn:
             user = await users.by_email(conn, email)
             if user is not None:
-                account_id = await team.first_account_of(conn, user.id)
+                # An unverified password opens only the account whose link set it.
+                account_id = user.unverified_account_id
+                if account_id is None:
+                    account_id = await team.first_account_of(conn, user.id)
     stored_hash = user.password_hash if user else None
     ok = await verify_password(stored_hash, attempt.password)
     new_hash = None
@@ -157,6 +160,8 @@ async def switch_account(ctx: AppContext, cred: Credential, account_id: Parsed[i
     async with unit.acting(ctx.db, cred, Action.SWITCH_ACCOUNT, lock=False) as tx:
         target = valid(account_id)
         user_id = tx.caller.user_id
+        if tx.caller.unverified_account_id not in (None, target):
+            raise AppError(ACCOUNT_NOT_FOUND)  # an unverified password opens one account only
         if await team.role_of(tx.conn, target, user_id) is None:
             raise AppError(ACCOUNT_NOT_FOUND)
         # Re-checked under the lock: no switching into an account one was just removed from.

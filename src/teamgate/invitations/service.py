@@ -31,6 +31,10 @@ INVALID_ROLE = "Invalid role"
 ROLE_ABOVE_CALLER = "User not allowed to invite for this role"
 INVALID_WEBSITE = "Invalid website host name"
 INVITATION_NOT_FOUND = "Invitation not found"
+UNVERIFIED_EMAIL = (
+    "This email address is not verified yet: its password was set through another account's "
+    "invitation"
+)
 
 
 class InvitationInvalid(AppError):
@@ -190,6 +194,10 @@ async def accept(ctx: AppContext, acceptance: Acceptance, client: str) -> Accept
         if existing.password_hash is None:
             raise InvitationInvalid()
         await _verify_existing_password(ctx, pending.email, existing.password_hash, password)
+        if existing.unverified_account_id not in (None, pending.account_id):
+            # Its password was chosen through another account's link, which that account's
+            # inviter held too: it proves nothing about who owns the address.
+            raise AppError(UNVERIFIED_EMAIL)
     else:
         given = acceptance.name
         name = valid(inputs.name(pending.name, "name") if given is None else given)
@@ -203,7 +211,12 @@ async def accept(ctx: AppContext, acceptance: Acceptance, client: str) -> Accept
         if existing is None:
             assert name is not None
             user_id = await users.create(
-                conn, email=pending.email, name=name, password_hash=new_hash, at=tx.at
+                conn,
+                email=pending.email,
+                name=name,
+                password_hash=new_hash,
+                at=tx.at,
+                unverified_account_id=pending.account_id,
             )
             if user_id is None:  # a concurrent acceptance created this user first
                 raise InvitationInvalid()
