@@ -205,6 +205,10 @@ async def accept(ctx: AppContext, acceptance: Acceptance, client: str) -> Accept
 
     async with unit.transaction(ctx.db) as tx:
         conn = tx.conn
+        # The same lock as every write that can conflict with joining: a re-invite (which
+        # checks membership, then writes the invitation) and a custom role's deletion (which
+        # checks the role is unused) see the acceptance either whole or not at all.
+        await accounts.lock(conn, pending.account_id)
         role = await repo.consume(conn, pending.id, pending.jti, tx.at)
         if role is None or await team.role_base(conn, pending.account_id, role) is None:
             raise InvitationInvalid()
