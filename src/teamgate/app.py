@@ -55,7 +55,7 @@ class FastLane:
         try:
             response = await handler(request, await credential(request))
         except Exception as exc:  # rendered exactly as the app's exception handlers would
-            response = errors.response_for(exc)
+            response = errors.response_for(exc, scope)
         await response(scope, receive, send)
 
 

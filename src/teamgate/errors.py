@@ -13,7 +13,9 @@ from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("teamgate")
 
@@ -109,25 +111,71 @@ def _is_storage_failure(exc: BaseException) -> bool:
     return False
 
 
-def response_for(exc: Exception) -> Response:
-    """The response for an error raised outside FastAPI's routing (see the app's fast lane)."""
+def response_for(exc: Exception, scope: Scope | None = None) -> Response:
+    """The response for any error, logged as an operator needs it: a client's mistake not at
+    all, a client hanging up or storage failing in one line, anything else with its traceback."""
     if isinstance(exc, AppError):
         return error_response(exc.message, exc.status, exc.headers)
+    where = _where(scope)
+    if isinstance(exc, ClientDisconnect):
+        log.info("%s: the client disconnected before the request was complete", where)
+        return error_response("Request body is incomplete", 400)  # nobody is left to read it
     if _is_storage_failure(exc):
-        log.warning("storage unavailable: %s", type(exc).__name__)
+        log.warning("%s: storage unavailable: %s", where, type(exc).__name__)
         return _storage_unavailable()
-    log.exception("unexpected error")
+    log.error("%s: unexpected error", where, exc_info=exc)
     return error_response("Internal server error", 500)
 
 
-async def _render(_request: Request, exc: Exception) -> Response:
-    return response_for(exc)
+def _where(scope: Scope | None) -> str:
+    if scope is None:
+        return "request"
+    request_id = scope.get("state", {}).get("request_id", "-")
+    return f"{scope.get('method', '')} {scope.get('path', '')} (request {request_id})"
+
+
+async def _render(request: Request, exc: Exception) -> Response:
+    return response_for(exc, request.scope)
+
+
+async def _outside_the_app(_request: Request, exc: Exception) -> Response:
+    """Only an error raised outside RenderErrors (in the outermost middleware) gets here, to
+    Starlette's ServerErrorMiddleware, which re-raises it for the server to log: render only."""
+    return error_response("Internal server error", 500)
+
+
+class RenderErrors:
+    """Renders every error the app's handlers left, and stops it here.
+
+    Past this point Starlette's ServerErrorMiddleware would render it and then re-raise it, and
+    the server would log its traceback a second time (twice for every client that hangs up).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            response = response_for(exc, scope)
+            if not started:  # else the server closes the half-sent response when we return
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _render)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for storage_error in (DBAPIError, PoolTimeout, OSError, *_RAW_STORAGE_FAILURES):
-        app.add_exception_handler(storage_error, _render)
-    app.add_exception_handler(Exception, _render)
+    app.add_exception_handler(Exception, _outside_the_app)
+    app.add_middleware(RenderErrors)  # added first: the innermost of the app's middleware
