@@ -10,7 +10,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from limits.errors import StorageError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -89,25 +89,53 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(message, 400)
 
 
-# PostgreSQL gave up on a transaction that lost a race (it can be retried): a 503, not a 500.
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-_RAW_STORAGE_FAILURES: tuple[type[BaseException], ...] = (
-    StorageError,
-    sqlite3.OperationalError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+# What says that storage failed, not the statement: a 503 that a retry may cure. Anything else
+# the database refuses (IntegrityError, ProgrammingError, a syntax error ...) is a bug: a 500.
+STORAGE_FAILURES: tuple[type[BaseException], ...] = (
+    OSError,  # sockets: refused, reset, unreachable; TimeoutError (a stalled database) is one
+    PoolTimeout,  # SQLAlchemy's pool had no free connection in time
+    StorageError,  # the rate-limit store
+    InterfaceError,  # SQLAlchemy's wrapper of a DB-API InterfaceError: the driver lost its link
+    asyncpg.InterfaceError,  # asyncpg: the connection is closed, or in use by a dead task
+    asyncpg.InternalClientError,  # asyncpg: a reply came in the wrong state (a killed backend)
 )
+STORAGE_SQLSTATES = (  # PostgreSQL: a class (two characters) or one condition
+    "08",  # connection exception
+    "53",  # insufficient resources: too many connections, disk full, out of memory
+    "57",  # operator intervention: admin or crash shutdown, cannot connect now, query canceled
+    "58",  # system error: I/O error, missing file
+    "40001",  # serialization failure: a transaction that lost a race
+    "40P01",  # deadlock detected
+)
+STORAGE_SQLITE_CODES = frozenset(  # SQLite primary result codes
+    {
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
+)  # fmt: skip
 
 
-def _is_storage_failure(exc: BaseException) -> bool:
-    storage = (OperationalError, InterfaceError, PoolTimeout, OSError, *_RAW_STORAGE_FAILURES)
-    if isinstance(exc, storage):
-        return True
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether an error means storage is unavailable (503), judged on the error and, for
+    SQLAlchemy's wrappers, on the driver's error inside (``orig``, and the error the asyncpg
+    adapter translated, its ``__cause__``)."""
     if isinstance(exc, DBAPIError):
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        return exc.connection_invalidated or sqlstate in _RETRYABLE_SQLSTATES
+        if exc.connection_invalidated:
+            return True
+        errors = [exc, exc.orig, exc.orig.__cause__ if exc.orig is not None else None]
+    else:
+        errors = [exc]
+    for error in errors:
+        if isinstance(error, STORAGE_FAILURES):
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(STORAGE_SQLSTATES):
+            return True
+        code = getattr(error, "sqlite_errorcode", None)  # extended: the low byte is the primary
+        if isinstance(code, int) and code & 0xFF in STORAGE_SQLITE_CODES:
+            return True
     return False
 
 
@@ -120,7 +148,7 @@ def response_for(exc: Exception, scope: Scope | None = None) -> Response:
     if isinstance(exc, ClientDisconnect):
         log.info("%s: the client disconnected before the request was complete", where)
         return error_response("Request body is incomplete", 400)  # nobody is left to read it
-    if _is_storage_failure(exc):
+    if is_storage_failure(exc):
         log.warning("%s: storage unavailable: %s", where, type(exc).__name__)
         return _storage_unavailable()
     log.error("%s: unexpected error", where, exc_info=exc)
