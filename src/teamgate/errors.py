@@ -17,6 +17,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from teamgate.correlation import current_request_id
+
 log = logging.getLogger("teamgate")
 
 STORAGE_RETRY_AFTER_SECONDS = 5
@@ -158,7 +160,7 @@ def response_for(exc: Exception, scope: Scope | None = None) -> Response:
 def _where(scope: Scope | None) -> str:
     if scope is None:
         return "request"
-    request_id = scope.get("state", {}).get("request_id", "-")
+    request_id = current_request_id.get() or "-"
     return f"{scope.get('method', '')} {scope.get('path', '')} (request {request_id})"
 
 

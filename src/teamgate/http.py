@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from teamgate.context import current_request_id
+from teamgate.correlation import current_request_id
 from teamgate.errors import AppError
 
 MAX_BODY_BYTES = 1024 * 1024

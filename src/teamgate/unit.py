@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from teamgate import audit
 from teamgate.accounts import repository as accounts
 from teamgate.auth.caller import Caller, Credential, resolve
-from teamgate.context import current_request_id
+from teamgate.correlation import current_request_id
 from teamgate.db import Database, now
 from teamgate.roles import Action
 
