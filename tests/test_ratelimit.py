@@ -1,4 +1,4 @@
-"""Rate-limit budgets shared by several server processes through Redis."""
+"""Rate-limit budgets: failures only, shared by several server processes through Redis."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from contextlib import AsyncExitStack
 
 import httpx
 import pytest
+from limits import RateLimitItem
 
 from teamgate.app import create_app
 from teamgate.config import Settings
+from teamgate.errors import AppError, RateLimited
+from teamgate.ratelimit import Limits
 
 from .conftest import PUBLIC_ORIGIN, call, error_of
 
@@ -52,3 +55,55 @@ async def test_failed_logins_count_across_nodes(two_nodes: list[httpx.AsyncClien
     # Another email still has its own budget.
     other = await call(two_nodes[1], "login", {"email": f"x-{email}", "password": "wrong password"})
     assert other.status_code == 401
+
+
+async def test_a_login_that_storage_fails_spends_no_budget(settings: Settings) -> None:
+    """Storage down is nobody's failed guess: once it is back, the owner can still log in."""
+    unreachable = settings.model_copy(
+        update={
+            "database_url": "postgresql://postgres@127.0.0.1:1/teamgate",
+            "rate_limit_login_per_email": "2 per 15 minutes",
+            "rate_limit_login_per_client": "2 per 15 minutes",
+        }
+    )
+    app = create_app(unreachable)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_ORIGIN) as http:
+            statuses = [
+                (
+                    await call(http, "login", {"email": "ada@acme.com", "password": "whatever!"})
+                ).status_code
+                for _ in range(4)
+            ]
+    assert statuses == [503, 503, 503, 503]
+
+
+async def _remaining(limits: Limits, item: RateLimitItem, key: str) -> int:
+    return int((await limits.limiter.get_window_stats(item, key)).remaining)
+
+
+async def test_counting_failures_keeps_only_the_clients_failures(settings: Settings) -> None:
+    limits = Limits(settings.model_copy(update={"rate_limit_login_per_email": "5 per minute"}))
+    item, key = limits.login_per_email, "budget-test"
+
+    async with limits.counting_failures(item, key):
+        assert await _remaining(limits, item, key) == 4  # counted before it is judged
+    assert await _remaining(limits, item, key) == 5  # a success gives it back
+
+    with pytest.raises(RateLimited):
+        async with limits.counting_failures(item, key):
+            raise RateLimited(3)  # another budget refused it: not judged, not counted
+    with pytest.raises(ConnectionError):
+        async with limits.counting_failures(item, key):
+            raise ConnectionError  # storage failed: not the client's failure
+    assert await _remaining(limits, item, key) == 5
+
+    for _ in range(5):
+        with pytest.raises(AppError):
+            async with limits.counting_failures(item, key):
+                raise AppError("Invalid email or password", 401)
+    assert await _remaining(limits, item, key) == 0
+    with pytest.raises(RateLimited):
+        async with limits.counting_failures(item, key):
+            raise AssertionError("an attempt over budget never runs")

@@ -1,15 +1,18 @@
 """Rate limits on failures (logins, acceptances) and on invitations, via the `limits` library.
 
 Attempts are counted *before* they are judged (so parallel guesses cannot overrun a budget)
-and refunded when they succeed, so a budget counts failures only. Fixed windows: a refund is
-an exact decrement. Storage is in memory by default; point ``TEAMGATE_RATE_LIMIT_STORAGE`` at Redis
-(``redis://host:6379``) so that several server processes share one budget.
+and refunded unless they fail through the client's fault, so a budget counts failures only.
+Fixed windows: a refund is an exact decrement. Storage is in memory by default; point
+``TEAMGATE_RATE_LIMIT_STORAGE`` at Redis (``redis://host:6379``) so that several server
+processes share one budget.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -17,7 +20,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
 from teamgate.config import Settings
-from teamgate.errors import RateLimited
+from teamgate.errors import AppError, RateLimited
 
 
 def _storage_uri(uri: str) -> str:
@@ -40,6 +43,24 @@ class Limits:
     async def take(self, item: RateLimitItem, *key: str) -> None:
         """Count one use, or raise 429 (counting nothing) when the budget is already spent."""
         (await self.reserve(item, *key)).check()
+
+    @asynccontextmanager
+    async def counting_failures(self, item: RateLimitItem, *key: str) -> AsyncIterator[None]:
+        """Count the attempt in the block before it is judged (429 at once, counting nothing,
+        when the budget is spent), and give it back unless the block ends in the client's
+        failure: on success, on a 429 from another budget, and on errors that are not the
+        client's doing (storage unavailable) it is not a failed attempt."""
+        await self.take(item, *key)
+        try:
+            yield
+        except AppError as error:
+            if isinstance(error, RateLimited):
+                await self.refund(item, *key)
+            raise
+        except Exception:
+            await self.refund(item, *key)
+            raise
+        await self.refund(item, *key)
 
     async def reserve(self, item: RateLimitItem, *key: str) -> Reservation:
         """Count one use now and judge it later: for a budget spent inside a transaction, whose

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from teamgate import unit
@@ -12,7 +13,7 @@ from teamgate.auth.repository import ApiKey, NewApiKey
 from teamgate.context import AppContext
 from teamgate.db import Database
 from teamgate.emails import InvalidEmail, canonical_email
-from teamgate.errors import AppError, RateLimited, Unauthorized
+from teamgate.errors import AppError, Unauthorized
 from teamgate.inputs import Parsed, valid
 from teamgate.roles import Action
 from teamgate.security import hash_password, needs_rehash, token_hash, verify_password
@@ -46,8 +47,8 @@ class Switched:
 
 
 async def login(ctx: AppContext, attempt: Login, client: str) -> NewSession:
-    """A new session in the user's first account. Failures count against the per-client and
-    per-email budgets (an attempt is counted before it is judged, and given back on success)."""
+    """A new session in the user's first account (for an unverified user, the account whose
+    link set their password). Failures count against the per-client and per-email budgets."""
     limits = ctx.limits
     try:
         email: str | None = canonical_email(attempt.email)
@@ -57,14 +58,18 @@ async def login(ctx: AppContext, attempt: Login, client: str) -> NewSession:
     email_key = email or (
         token_hash(attempt.email.strip().lower()) if attempt.email is not None else ""
     )
-    await limits.take(limits.login_per_client, "login-client", client)
-    if email_key:
-        try:
-            await limits.take(limits.login_per_email, "login-email", email_key)
-        except RateLimited:
-            await limits.refund(limits.login_per_client, "login-client", client)
-            raise
+    async with AsyncExitStack() as budgets:
+        await budgets.enter_async_context(
+            limits.counting_failures(limits.login_per_client, "login-client", client)
+        )
+        if email_key:
+            await budgets.enter_async_context(
+                limits.counting_failures(limits.login_per_email, "login-email", email_key)
+            )
+        return await _login(ctx, attempt, email)
 
+
+async def _login(ctx: AppContext, attempt: Login, email: str | None) -> NewSession:
     user, account_id = None, None
     if email is not None:
         async with ctx.db.read() as conn:
@@ -91,12 +96,6 @@ async def login(ctx: AppContext, attempt: Login, client: str) -> NewSession:
                 if new_hash is not None:
                     await users.set_password_hash(tx.conn, user.id, new_hash)
                 await tx.record("login", account_id=account_id, actor_user_id=user.id, target=email)
-
-                async def give_back() -> None:
-                    await limits.refund(limits.login_per_client, "login-client", client)
-                    await limits.refund(limits.login_per_email, "login-email", email_key)
-
-                tx.after_commit(give_back)
         if session is None:
             await tx.record("login", outcome="failure", target=email)
     if session is None:

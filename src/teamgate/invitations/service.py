@@ -172,7 +172,11 @@ async def preview(ctx: AppContext, code: str | None) -> Preview | None:
 async def accept(ctx: AppContext, acceptance: Acceptance, client: str) -> Accepted:
     """Join the account with the invited role, once; failures count against the client."""
     limits = ctx.limits
-    await limits.take(limits.accept_per_client, "accept-client", client)
+    async with limits.counting_failures(limits.accept_per_client, "accept-client", client):
+        return await _accept(ctx, acceptance)
+
+
+async def _accept(ctx: AppContext, acceptance: Acceptance) -> Accepted:
     found = await preview(ctx, acceptance.code)
     if found is None:
         raise InvitationInvalid()
@@ -238,11 +242,6 @@ async def accept(ctx: AppContext, acceptance: Acceptance, client: str) -> Accept
             target=pending.email,
             detail=role,
         )
-
-        async def give_back() -> None:
-            await limits.refund(limits.accept_per_client, "accept-client", client)
-
-        tx.after_commit(give_back)
     return Accepted(session, pending.email, role, found.account_name)
 
 
@@ -251,10 +250,9 @@ async def _verify_existing_password(
 ) -> None:
     """The login check, under the login's per-email budget (no second door for guessing)."""
     limits = ctx.limits
-    await limits.take(limits.login_per_email, "login-email", email)
-    if not await verify_password(stored_hash, password):
-        raise Unauthorized(BAD_LOGIN)
-    await limits.refund(limits.login_per_email, "login-email", email)
+    async with limits.counting_failures(limits.login_per_email, "login-email", email):
+        if not await verify_password(stored_hash, password):
+            raise Unauthorized(BAD_LOGIN)
 
 
 async def remove_invitation(db: Database, cred: Credential, email: Parsed[str]) -> str:
