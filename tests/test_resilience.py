@@ -36,15 +36,6 @@ from .conftest import BACKENDS, PASSWORD, PUBLIC_ORIGIN, _pg_dsn, _truncate, cal
 from .test_concurrency import _free_port
 
 SECRET = "resilience-test-signing-key-" + "z" * 32
-# `teamgate serve`, with the root logger at INFO the way an operator would configure it, so that
-# teamgate's own INFO lines show next to uvicorn's.
-SERVE_LOGGING_AT_INFO = """
-import logging, sys
-logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-from teamgate.cli import main
-sys.argv = ["teamgate", "serve", "--port", sys.argv[1]]
-main()
-"""
 DISCONNECTED = "the client disconnected before the request was complete"
 
 
@@ -66,7 +57,7 @@ class Server:
 def start_server(
     database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Server:
-    """A `teamgate serve` process whose stdout and stderr go to a file we can read."""
+    """A `teamgate serve` process, as users start it, whose output goes to a file we can read."""
     port = _free_port()
     origin = f"http://127.0.0.1:{port}"
     env = {
@@ -80,7 +71,7 @@ def start_server(
     log = data_dir / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE_LOGGING_AT_INFO, str(port)],
+            [sys.executable, "-m", "teamgate", "serve", "--port", str(port)],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(origin, port, proc, log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import sys
@@ -65,6 +66,7 @@ def serve(
 ) -> None:
     """Apply pending migrations, then serve the API and the pages."""
     import uvicorn
+    import uvicorn.config
 
     if not os.environ.get("TEAMGATE_PUBLIC_URL"):
         local = host if host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
@@ -81,8 +83,16 @@ def serve(
             f"Open this one-time link to create the first one:\n  {link}\n",
             soft_wrap=True,
         )
+    # uvicorn's own logging, plus teamgate's logger on the same handler and format.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["teamgate"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     uvicorn.run(
         "teamgate.app:create_app",
+        log_config=log_config,
         factory=True,
         host=host,
         port=port,
