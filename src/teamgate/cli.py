@@ -47,6 +47,42 @@ def db_upgrade() -> None:
     console.print("[green]Database is up to date.[/green]")
 
 
+async def _check(settings: Settings) -> list[str]:
+    from teamgate import migrate
+
+    db = _database(settings)
+    try:
+        return await migrate.check(db)
+    finally:
+        await db.dispose()
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Check that the migrations build exactly the schema models.py describes.
+
+    Run it on an up-to-date database after editing models.py. Exits 1 listing what a new
+    migration would have to change, 2 when the database is not at the latest migration.
+    """
+    from alembic.util import CommandError
+    from rich.markup import escape
+
+    settings = Settings()
+    try:
+        differences = asyncio.run(_check(settings))
+    except CommandError as error:
+        console.print(f"[red]{escape(str(error))}[/red] Run `teamgate db upgrade` first.")
+        raise typer.Exit(2) from None
+    if differences:
+        console.print(
+            "[red]models.py and the migrations disagree.[/red] A new migration would have to:"
+        )
+        for difference in differences:
+            console.print(f"  {escape(difference)}", soft_wrap=True)
+        raise typer.Exit(1)
+    console.print("[green]The migrations match models.py.[/green]")
+
+
 async def _setup_link(settings: Settings) -> str | None:
     from teamgate.accounts.service import issue_setup_token
 

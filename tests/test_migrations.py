@@ -1,0 +1,93 @@
+"""The migrations build exactly the schema models.py describes, on each backend."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import Column, MetaData, String
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from teamgate import cli, migrate, models
+from teamgate.db import Database
+
+from .conftest import BACKENDS, POSTGRES_ADMIN_URL, _pg_dsn
+
+
+async def _admin_sql(sql: str) -> None:
+    conn = await asyncpg.connect(_pg_dsn(POSTGRES_ADMIN_URL))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of each backend that no migration has touched yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"teamgate_migrations_{secrets.token_hex(4)}"
+    await _admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def migrated(empty_database_url: str) -> AsyncIterator[Database]:
+    database = Database(empty_database_url)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+def _with_nickname() -> MetaData:
+    """A copy of the models' metadata whose users table has a column no migration adds."""
+    copy = MetaData(naming_convention=models.metadata.naming_convention)
+    for table in models.metadata.sorted_tables:
+        table.to_metadata(copy)
+    copy.tables["users"].append_column(Column("nickname", String(50), nullable=True))
+    return copy
+
+
+async def test_the_migrations_match_the_models(migrated: Database) -> None:
+    assert await migrate.check(migrated) == []
+
+
+async def test_check_lists_a_column_the_migrations_lack(migrated: Database) -> None:
+    drifted = _with_nickname()
+
+    assert await migrate.check(migrated, drifted) == ["add_column users.nickname VARCHAR(50)"]
+    assert "nickname" not in models.metadata.tables["users"].c
+
+
+def test_db_check_command(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    env = {"TEAMGATE_DATABASE_URL": empty_database_url, "TEAMGATE_DATA_DIR": str(tmp_path)}
+
+    def teamgate_db(command: str) -> tuple[int, str]:
+        result = runner.invoke(cli.app, ["db", command], env=env)
+        return result.exit_code, result.stderr
+
+    assert teamgate_db("check") == (
+        2, "Target database is not up to date. Run `teamgate db upgrade` first.\n"
+    )  # fmt: skip
+    assert teamgate_db("upgrade")[0] == 0
+    assert teamgate_db("check") == (0, "The migrations match models.py.\n")
+    # What a developer sees after adding a column to models.py without a migration:
+    monkeypatch.setattr(models, "metadata", _with_nickname())
+    code, output = teamgate_db("check")
+    assert code == 1
+    assert output.splitlines() == [
+        "models.py and the migrations disagree. A new migration would have to:",
+        "  add_column users.nickname VARCHAR(50)",
+    ]
