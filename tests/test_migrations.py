@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import Column, MetaData, String
+from sqlalchemy import Column, DefaultClause, Index, Integer, MetaData, String, Table, false
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -48,11 +49,16 @@ async def migrated(empty_database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def _with_nickname() -> MetaData:
-    """A copy of the models' metadata whose users table has a column no migration adds."""
+def _copy_of_the_models() -> MetaData:
     copy = MetaData(naming_convention=models.metadata.naming_convention)
     for table in models.metadata.sorted_tables:
         table.to_metadata(copy)
+    return copy
+
+
+def _with_nickname() -> MetaData:
+    """A copy of the models' metadata whose users table has a column no migration adds."""
+    copy = _copy_of_the_models()
     copy.tables["users"].append_column(Column("nickname", String(50), nullable=True))
     return copy
 
@@ -66,6 +72,26 @@ async def test_check_lists_a_column_the_migrations_lack(migrated: Database) -> N
 
     assert await migrate.check(migrated, drifted) == ["add_column users.nickname VARCHAR(50)"]
     assert "nickname" not in models.metadata.tables["users"].c
+
+
+async def test_check_compares_types_server_defaults_indexes_and_tables(migrated: Database) -> None:
+    drifted = _copy_of_the_models()
+    drifted.tables["users"].c.name.type = String(100)
+    invites_enabled = drifted.tables["accounts"].c.invites_enabled
+    invites_enabled.server_default = DefaultClause(false())
+    invites_enabled.server_default.column = invites_enabled
+    Index("ix_users_name", drifted.tables["users"].c.name)
+    Table("extra", drifted, Column("id", Integer, primary_key=True))
+
+    differences = sorted(await migrate.check(migrated, drifted))
+
+    assert differences[0] == "add_index ix_users_name on users (name)"
+    assert differences[1] == "add_table extra"
+    # the reflected default reads "true" on PostgreSQL, "(true)" on SQLite
+    assert re.fullmatch(
+        r"modify_default accounts.invites_enabled: \(?true\)? -> false", differences[2]
+    )
+    assert differences[3:] == ["modify_type users.name: VARCHAR(200) -> VARCHAR(100)"]
 
 
 def test_db_check_command(
