@@ -18,7 +18,7 @@ run: install
 	$(BIN)/teamgate serve
 
 test: install
-	$(BIN)/pytest --cov=teamgate --cov-report=term:skip-covered
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 lint: install
 	$(BIN)/ruff check .
@@ -30,4 +30,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
