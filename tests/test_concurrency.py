@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from teamgate.accounts.service import create_account
 from teamgate.auth.repository import create_api_key
 from teamgate.db import Database, now
 from teamgate.models import api_keys, invitations, memberships, users
 
-from .conftest import BACKENDS, PASSWORD, _truncate, password_hash_of
+from .conftest import BACKENDS, PASSWORD, _pg_dsn, _truncate, password_hash_of
 
 pytestmark = pytest.mark.processes
 SECRET = "race-test-signing-key-" + "y" * 32
 ROUNDS = 8
+GATE_LOCK_ID = 7_421_905_114  # the advisory lock a gated write waits for (see _gated)
+STAGING_TIMEOUT = 60  # seconds for the requests of a race to reach their places: a loaded machine
 
 
 def _free_port() -> int:
@@ -138,16 +142,25 @@ async def _admins(db: Database, account_id: int) -> int:
 async def test_two_admins_removing_each_other_leave_one_admin(
     servers: tuple[str, list[str]], db: Database
 ) -> None:
-    _, (first, second) = servers
-    async with httpx.AsyncClient(timeout=30) as http:
+    url, (first, second) = servers
+    async with _gated(url, db, ("memberships", "DELETE")), httpx.AsyncClient(timeout=30) as http:
         for round_no in range(ROUNDS):
             account_id, key_a, key_b = await _two_admins(db, round_no)
-            a_removes_b, b_removes_a = await asyncio.gather(
-                http.post(f"{first}/api/removeUser", json={"email": f"b{round_no}@race.com"},
-                          headers={"X-API-KEY": key_a}),
-                http.post(f"{second}/api/removeUser", json={"email": f"a{round_no}@race.com"},
-                          headers={"X-API-KEY": key_b}),
-            )  # fmt: skip
+
+            removals = [
+                functools.partial(http.post, f"{first}/api/removeUser",
+                                  json={"email": f"b{round_no}@race.com"},
+                                  headers={"X-API-KEY": key_a}),
+                functools.partial(http.post, f"{second}/api/removeUser",
+                                  json={"email": f"a{round_no}@race.com"},
+                                  headers={"X-API-KEY": key_b}),
+            ]  # fmt: skip
+            # The first removal is held just before it deletes the membership, holding the
+            # account lock, until the other one waits for that lock; each goes first in turn.
+            if round_no % 2:
+                b_removes_a, a_removes_b = await _race(url, db, removals[1], removals[0])
+            else:
+                a_removes_b, b_removes_a = await _race(url, db, removals[0], removals[1])
             statuses = sorted([a_removes_b.status_code, b_removes_a.status_code])
             # One removal wins; the loser was removed first, so its key no longer works.
             assert statuses == [200, 401], (a_removes_b.text, b_removes_a.text)
@@ -176,15 +189,17 @@ async def test_ten_concurrent_acceptances_use_the_code_once(
         )
         assert invited.status_code == 200
         code = invited.json()["finalInviteCode"]
-        answers = await asyncio.gather(
-            *(
-                http.post(
-                    f"{origins[i % 2]}/api/acceptInvite",
-                    json={"inviteCode": code, "name": "New", "password": PASSWORD},
-                )
-                for i in range(10)
+        acceptances = [
+            functools.partial(
+                http.post,
+                f"{origins[i % 2]}/api/acceptInvite",
+                json={"inviteCode": code, "name": "New", "password": PASSWORD},
             )
-        )
+            for i in range(10)
+        ]
+        # The first is held inside its transaction until the nine others wait for it.
+        async with _gated(servers[0], db, ("memberships", "INSERT")):
+            answers = await _race(servers[0], db, acceptances[0], *acceptances[1:])
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] + [400] * 9, [a.text for a in answers]
     assert {a.json()["error"] for a in answers if a.status_code == 400} == {
@@ -227,15 +242,16 @@ async def test_existing_user_accepting_concurrently_joins_once(
             headers={"X-API-KEY": created.api_key},
         )
         code = invited.json()["finalInviteCode"]
-        answers = await asyncio.gather(
-            *(
-                http.post(
-                    f"{origins[i % 2]}/api/acceptInvite",
-                    json={"inviteCode": code, "password": PASSWORD},
-                )
-                for i in range(10)
+        acceptances = [
+            functools.partial(
+                http.post,
+                f"{origins[i % 2]}/api/acceptInvite",
+                json={"inviteCode": code, "password": PASSWORD},
             )
-        )
+            for i in range(10)
+        ]
+        async with _gated(servers[0], db, ("memberships", "INSERT")):
+            answers = await _race(servers[0], db, acceptances[0], *acceptances[1:])
     assert sorted(a.status_code for a in answers) == [200] + [400] * 9
 
 
@@ -243,15 +259,16 @@ async def test_accepting_while_the_invitation_is_replaced_or_revoked_never_fails
     servers: tuple[str, list[str]], db: Database
 ) -> None:
     """Acceptance deletes the invitation, then inserts rows that reference the account; the
-    rivals lock the account, then touch the invitation. On PostgreSQL a trigger that pauses
-    membership inserts holds that window open (it once ended in a deadlock and a 500)."""
+    rivals lock the account, then touch the invitation. On PostgreSQL the acceptance is held
+    at its membership insert until the rival waits for it (that once ended in a deadlock and
+    a 500)."""
     url, (first, second) = servers
     created = await create_account(db, name="Churn", admin_email="boss@churn.com", admin_name="B")
     headers = {"X-API-KEY": created.api_key}
     paused = not url.startswith("sqlite")
     async with contextlib.AsyncExitStack() as stack:
         if paused:
-            await stack.enter_async_context(_slow_membership_inserts(db))
+            await stack.enter_async_context(_gated(url, db, ("memberships", "INSERT")))
         async with httpx.AsyncClient(timeout=30) as http:
             for round_no in range(4):
                 email = f"bob{round_no}@churn.com"
@@ -267,15 +284,16 @@ async def test_accepting_while_the_invitation_is_replaced_or_revoked_never_fails
                     if rival == "inviteUsers"
                     else {"email": email}
                 )
-                answers = await asyncio.gather(
-                    http.post(
+                answers = await _race(
+                    url,
+                    db,
+                    functools.partial(
+                        http.post,
                         f"{second}/api/acceptInvite",
                         json={"inviteCode": code, "name": "Bob", "password": PASSWORD},
                     ),
-                    _once_paused(
-                        db,
-                        paused,
-                        http.post(f"{first}/api/{rival}", json=rival_body, headers=headers),
+                    functools.partial(
+                        http.post, f"{first}/api/{rival}", json=rival_body, headers=headers
                     ),
                 )
                 assert all(a.status_code < 500 for a in answers), [a.text for a in answers]
@@ -285,44 +303,101 @@ async def test_accepting_while_the_invitation_is_replaced_or_revoked_never_fails
                 )
 
 
-async def _once_paused(
-    db: Database, paused: bool, request: Awaitable[httpx.Response]
-) -> httpx.Response:
-    """Sends the rival while the acceptance's transaction sits in the paused insert."""
-    for _ in range(300 if paused else 0):
+Request = Callable[[], Awaitable[httpx.Response]]
+
+
+async def _race(url: str, db: Database, first: Request, *rivals: Request) -> list[httpx.Response]:
+    """The answers to ``first`` and ``rivals``, sent so that they really race.
+
+    On PostgreSQL ``first`` is held at a gated write (see ``_gated``), inside its transaction,
+    until every rival is seen waiting for a lock it holds; only then may it go on. The test
+    fails if the requests do not get there, rather than passing without having raced.
+    SQLite runs write transactions one at a time (``BEGIN IMMEDIATE``), and its waiters cannot
+    be seen from outside: there the requests are only sent at once.
+    """
+    if url.startswith("sqlite"):
+        return list(await asyncio.gather(first(), *(rival() for rival in rivals)))
+    gate = await asyncpg.connect(_pg_dsn(url))
+    tasks: list[asyncio.Future[httpx.Response]] = []
+    try:
+        await gate.execute("SELECT pg_advisory_lock($1)", GATE_LOCK_ID)
+        tasks.append(asyncio.ensure_future(first()))
+        await _until_waiting(db, ["advisory"], 1, "the first request at the gate")
+        tasks.extend(asyncio.ensure_future(rival()) for rival in rivals)
+        await _until_waiting(
+            db,
+            ["transactionid", "tuple"],
+            len(rivals),
+            "the rivals waiting for the first request's locks",
+        )
+    finally:
+        await gate.close()  # opens the gate
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+    answers = []
+    for answer in done:
+        if isinstance(answer, BaseException):
+            raise answer
+        answers.append(answer)
+    return answers
+
+
+async def _until_waiting(db: Database, lock_kinds: list[str], count: int, what: str) -> None:
+    """Until ``count`` sessions of the test database wait for locks of the kinds given."""
+    deadline = time.monotonic() + STAGING_TIMEOUT
+    while True:
         async with db.read() as conn:
-            sleeping = await conn.exec_driver_sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+            waiting = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND wait_event = ANY(:kinds)"
+                    ),
+                    {"kinds": lock_kinds},
+                )
+            ).scalar_one()
+        if waiting >= count:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"The race was not staged: {what} did not show up in {STAGING_TIMEOUT}s "
+                f"({waiting} of {count} waiting)",
+                pytrace=False,
             )
-            if sleeping.scalar_one():
-                break
         await asyncio.sleep(0.01)
-    return await request
 
 
 @contextlib.asynccontextmanager
-async def _slow_membership_inserts(db: Database) -> AsyncIterator[None]:
+async def _gated(url: str, db: Database, *writes: tuple[str, str]) -> AsyncIterator[None]:
+    """On PostgreSQL, a trigger makes each (table, operation) in ``writes`` wait for the gate,
+    an advisory lock that ``_race`` holds while it stages a race."""
+    if url.startswith("sqlite"):
+        yield
+        return
     async with db.write() as conn:
         await conn.exec_driver_sql(
-            "CREATE FUNCTION test_pause() RETURNS trigger AS "
-            "$$ BEGIN PERFORM pg_sleep(0.6); RETURN NEW; END $$ LANGUAGE plpgsql"
+            "CREATE FUNCTION test_gate() RETURNS trigger AS $$ BEGIN"
+            f" PERFORM pg_advisory_xact_lock_shared({GATE_LOCK_ID});"
+            " IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW;"
+            " END $$ LANGUAGE plpgsql"
         )
-        await conn.exec_driver_sql(
-            "CREATE TRIGGER test_pause BEFORE INSERT ON memberships "
-            "FOR EACH ROW EXECUTE FUNCTION test_pause()"
-        )
+        for table, operation in writes:
+            await conn.exec_driver_sql(
+                f"CREATE TRIGGER test_gate BEFORE {operation} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_gate()"
+            )
     try:
         yield
     finally:
         async with db.write() as conn:
-            await conn.exec_driver_sql("DROP TRIGGER test_pause ON memberships")
-            await conn.exec_driver_sql("DROP FUNCTION test_pause()")
+            for table, _ in writes:
+                await conn.exec_driver_sql(f"DROP TRIGGER test_gate ON {table}")
+            await conn.exec_driver_sql("DROP FUNCTION test_gate()")
 
 
 async def test_a_key_made_while_its_owner_is_removed_does_not_survive(
     servers: tuple[str, list[str]], db: Database
 ) -> None:
-    _, (first, second) = servers
+    url, (first, second) = servers
     created = await create_account(
         db, name="Orphans", admin_email="boss@orphan.com", admin_name="Boss"
     )
@@ -335,8 +410,9 @@ async def test_a_key_made_while_its_owner_is_removed_does_not_survive(
                 created_at=now(),
             )
         )
-    async with httpx.AsyncClient(timeout=30) as http:
-        for _ in range(ROUNDS):
+    gated = _gated(url, db, ("memberships", "DELETE"), ("api_keys", "INSERT"))
+    async with gated, httpx.AsyncClient(timeout=30) as http:
+        for round_no in range(ROUNDS):
             async with db.write() as conn:
                 leaver = (
                     await conn.execute(
@@ -355,13 +431,19 @@ async def test_a_key_made_while_its_owner_is_removed_does_not_survive(
                 f"{first}/api/login", json={"email": "leaver@orphan.com", "password": PASSWORD}
             )
             cookie = {"Cookie": f"teamgate_session={login.cookies['teamgate_session']}"}
-            answers = await asyncio.gather(
-                http.post(f"{second}/api/addApiToken", json={"name": "late"}, headers=cookie),
-                http.post(
-                    f"{first}/api/removeUser", json={"email": "leaver@orphan.com"},
-                    headers={"X-API-KEY": created.api_key},
-                ),
+            add_key = functools.partial(
+                http.post, f"{second}/api/addApiToken", json={"name": "late"}, headers=cookie
+            )
+            remove = functools.partial(
+                http.post, f"{first}/api/removeUser", json={"email": "leaver@orphan.com"},
+                headers={"X-API-KEY": created.api_key},
             )  # fmt: skip
+            # Each goes first in turn, held (with the account lock) at its write: the removal
+            # at deleting the membership, the new key at its insert.
+            if round_no % 2:
+                answers = await _race(url, db, add_key, remove)
+            else:
+                answers = (await _race(url, db, remove, add_key))[::-1]
             assert answers[1].status_code == 200
             assert answers[0].status_code in (200, 401)
             async with db.read() as conn:
