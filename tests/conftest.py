@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
-from teamgate import migrate
+from teamgate import migrate, security
 from teamgate.accounts.service import CreatedAccount, create_account
 from teamgate.app import create_app
 from teamgate.auth.repository import create_api_key
@@ -31,6 +31,12 @@ from teamgate.context import AppContext
 from teamgate.db import Database, now
 from teamgate.models import api_keys, invitations, memberships, metadata, sessions, users
 from teamgate.security import hash_password
+
+from .cheap_teamgate import CHEAP_HASHER
+
+# argon2's cheapest parameters in every test (test_security checks the real ones), and in the
+# servers the tests start (they run tests/cheap_teamgate.py).
+security.use_hasher(CHEAP_HASHER)
 
 BACKENDS = [
     b.strip() for b in os.environ.get("TEAMGATE_TEST_BACKENDS", "sqlite,postgresql").split(",")

@@ -13,9 +13,29 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 API_KEY_PREFIX = "tg_"
 
-_hasher = PasswordHasher()
-# Verified against when an email is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_hasher = PasswordHasher()  # argon2id, argon2-cffi's defaults (RFC 9106's low-memory profile)
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash and verify passwords with ``hasher`` from now on.
+
+    For tests only, which use argon2's cheapest parameters: the service never calls this and
+    no setting leads here. Hashes made with other parameters still verify, and ``needs_rehash``
+    sends them back to full strength at the next login under the default hasher.
+    """
+    global _hasher, _dummy_hash
+    _hasher = hasher
+    _dummy_hash = None
+
+
+def _dummy() -> str:
+    """Verified against when an email is unknown, so both failures cost the same time; made
+    on first need by the hasher in use, so that it costs what a real verification costs."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def password_problem(password: object) -> str | None:
@@ -37,7 +57,7 @@ async def verify_password(stored_hash: str | None, password: object) -> bool:
 
     def _verify() -> bool:
         try:
-            return _hasher.verify(stored_hash or _DUMMY_HASH, candidate) and stored_hash is not None
+            return _hasher.verify(stored_hash or _dummy(), candidate) and stored_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
