@@ -18,7 +18,7 @@ run: install
 	$(BIN)/teamgate serve
 
 test: install
-	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term:skip-covered
 
 lint: install
 	$(BIN)/ruff check .
