@@ -323,13 +323,14 @@ async def _race(url: str, db: Database, first: Request, *rivals: Request) -> lis
     try:
         await gate.execute("SELECT pg_advisory_lock($1)", GATE_LOCK_ID)
         tasks.append(asyncio.ensure_future(first()))
-        await _until_waiting(db, ["advisory"], 1, "the first request at the gate")
+        await _until_waiting(db, ["advisory"], 1, "the first request at the gate", tasks)
         tasks.extend(asyncio.ensure_future(rival()) for rival in rivals)
         await _until_waiting(
             db,
             ["transactionid", "tuple"],
             len(rivals),
             "the rivals waiting for the first request's locks",
+            tasks,
         )
     finally:
         await gate.close()  # opens the gate
@@ -342,10 +343,25 @@ async def _race(url: str, db: Database, first: Request, *rivals: Request) -> lis
     return answers
 
 
-async def _until_waiting(db: Database, lock_kinds: list[str], count: int, what: str) -> None:
-    """Until ``count`` sessions of the test database wait for locks of the kinds given."""
+async def _until_waiting(
+    db: Database,
+    lock_kinds: list[str],
+    count: int,
+    what: str,
+    requests: list[asyncio.Future[httpx.Response]],
+) -> None:
+    """Until ``count`` sessions of the test database wait for locks of the kinds given; none
+    of the ``requests`` may be answered meanwhile."""
     deadline = time.monotonic() + STAGING_TIMEOUT
     while True:
+        for request in requests:
+            if request.done():
+                answer = request.result()  # one that failed raises here
+                pytest.fail(
+                    f"The race was not staged: a request was answered ({answer.status_code} "
+                    f"{answer.text[:200]}) before {what} showed up",
+                    pytrace=False,
+                )
         async with db.read() as conn:
             waiting = (
                 await conn.execute(
