@@ -22,8 +22,15 @@ REDIS_URL = "redis://127.0.0.1:6379"
 
 @pytest.fixture
 async def two_nodes(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]]:
+    # Every test run on this machine shares the Redis server, and the in-process client address
+    # is always the same: a per-client budget would add up across runs. These tests are about
+    # the per-email budget, whose keys are fresh addresses each time.
     shared = settings.model_copy(
-        update={"rate_limit_storage": REDIS_URL, "rate_limit_login_per_email": "3 per 15 minutes"}
+        update={
+            "rate_limit_storage": REDIS_URL,
+            "rate_limit_login_per_email": "3 per 15 minutes",
+            "rate_limit_login_per_client": "1000000 per 15 minutes",
+        }
     )
     async with AsyncExitStack() as stack:
         clients = []
