@@ -77,7 +77,7 @@ def wrk(url: str, key: str, seconds: int, connections: int, script: Path) -> flo
 async def seed(database_url: str) -> str:
     from teamgate import migrate
     from teamgate.accounts.service import create_account
-    from teamgate.auth.service import create_api_key
+    from teamgate.auth.repository import create_api_key
     from teamgate.db import Database, now
     from teamgate.models import memberships, users
 
@@ -100,7 +100,14 @@ async def seed(database_url: str) -> str:
                     account_id=created.account_id, user_id=uid, role="MEMBER", created_at=now()
                 )
             )
-        key = (await create_api_key(conn, created.account_id, created.user_id, "bench"))["key"]
+        new_key = await create_api_key(
+            conn,
+            account_id=created.account_id,
+            user_id=created.user_id,
+            name="bench",
+            at=now(),
+        )
+    key = new_key.key
     await db.dispose()
     return key
 
