@@ -43,6 +43,10 @@ class Tx:
     request_id: str | None
     _effects: list[Effect] = field(default_factory=list)
 
+    def _actor(self) -> tuple[int | None, int | None]:
+        """(account id, user id) that events record unless they name others."""
+        return None, None
+
     async def record(
         self,
         action: str,
@@ -54,6 +58,7 @@ class Tx:
         actor_user_id: int | None = None,
     ) -> None:
         """Append an event to the membership history, in this transaction."""
+        default_account, default_actor = self._actor()
         await audit.append(
             self.conn,
             audit.Event(
@@ -61,8 +66,8 @@ class Tx:
                 action=action,
                 outcome=outcome,
                 request_id=self.request_id,
-                account_id=account_id,
-                actor_user_id=actor_user_id,
+                account_id=default_account if account_id is None else account_id,
+                actor_user_id=default_actor if actor_user_id is None else actor_user_id,
                 target=target,
                 detail=detail,
             ),
@@ -75,30 +80,13 @@ class Tx:
 
 @dataclass(slots=True)
 class ActingTx(Tx):
-    """A write transaction on behalf of a caller, who is read under their account's lock."""
+    """A write transaction on behalf of a caller, who is read under their account's lock.
+    Its events record the caller's account and the caller as the actor."""
 
     caller: Caller = field(kw_only=True)
 
-    async def record(
-        self,
-        action: str,
-        *,
-        target: str | None = None,
-        detail: str | None = None,
-        outcome: str = "success",
-        account_id: int | None = None,
-        actor_user_id: int | None = None,
-    ) -> None:
-        """As ``Tx.record``; the account and the actor are the caller's unless named."""
-        await Tx.record(
-            self,
-            action,
-            target=target,
-            detail=detail,
-            outcome=outcome,
-            account_id=self.caller.account_id if account_id is None else account_id,
-            actor_user_id=self.caller.user_id if actor_user_id is None else actor_user_id,
-        )
+    def _actor(self) -> tuple[int | None, int | None]:
+        return self.caller.account_id, self.caller.user_id
 
 
 @dataclass(frozen=True, slots=True)

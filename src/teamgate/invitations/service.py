@@ -19,7 +19,7 @@ from teamgate.invitations.repository import Invitation
 from teamgate.roles import Action, permits
 from teamgate.security import hash_password, password_problem, verify_password
 from teamgate.team import repository as team
-from teamgate.team.service import member_by_email
+from teamgate.team.service import grantable, member_by_email
 from teamgate.users import repository as users
 
 ASK_ADMIN = "Ask admin to invite you"
@@ -27,7 +27,6 @@ INVITED_BY_ANOTHER = "An invitation from another member is pending for this emai
 INVITES_DISABLED = "Inviting new users is not allowed for this account"
 ALREADY_MEMBER = "User already exists"
 OTHER_ORGANISATION = "Email must belong to same organisation"
-INVALID_ROLE = "Invalid role"
 ROLE_ABOVE_CALLER = "User not allowed to invite for this role"
 INVALID_WEBSITE = "Invalid website host name"
 INVITATION_NOT_FOUND = "Invitation not found"
@@ -118,12 +117,7 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
             allowed = await accounts.allowed_domains(conn, caller.account_id)
             if not domain_allowed(email_domain(email), allowed):
                 raise AppError(OTHER_ORGANISATION)
-            role = request.role
-            base = await team.role_base(conn, caller.account_id, role) if role else None
-            if role is None or base is None:
-                raise AppError(INVALID_ROLE)
-            if not caller.base_role.can_assign(base):
-                raise AppError(ROLE_ABOVE_CALLER)
+            role, _ = await grantable(conn, caller, request.role, above_caller=ROLE_ABOVE_CALLER)
             origin = _origin(ctx, valid(request.website))
             name = valid(request.name)
             if not permits(caller.base_role, Action.MANAGE_MEMBERS):

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate import unit
 from teamgate.auth import repository as credentials
-from teamgate.auth.caller import Credential
+from teamgate.auth.caller import Caller, Credential
 from teamgate.db import Database, now
 from teamgate.errors import AppError, Unauthorized
 from teamgate.inputs import Parsed, valid
@@ -71,6 +71,19 @@ async def member_by_email(
     return (user.id, role) if user and role else None
 
 
+async def grantable(
+    conn: AsyncConnection, caller: Caller, role: str | None, *, above_caller: str
+) -> tuple[str, Role]:
+    """A role the caller may give someone: its name and base role. 400 ``Invalid role`` when
+    it is no role of the account, ``above_caller`` when it reaches above the caller's own."""
+    base = await repo.role_base(conn, caller.account_id, role) if role else None
+    if role is None or base is None:
+        raise AppError(INVALID_ROLE)
+    if not caller.base_role.can_assign(base):
+        raise AppError(above_caller)
+    return role, base
+
+
 async def remove_user(db: Database, cred: Credential, email: Parsed[str]) -> Removal:
     async with unit.acting(db, cred, Action.MANAGE_MEMBERS) as tx:
         caller, conn = tx.caller, tx.conn
@@ -114,12 +127,9 @@ async def change_role(db: Database, cred: Credential, change: RoleChange) -> Rol
         member = await member_by_email(conn, caller.account_id, email)
         if member is None:
             raise AppError(USER_NOT_FOUND)
-        role = change.role
-        new_base = await repo.role_base(conn, caller.account_id, role) if role else None
-        if role is None or new_base is None:
-            raise AppError(INVALID_ROLE)
-        if not caller.base_role.can_assign(new_base):
-            raise AppError(NOT_ALLOWED_TO_ASSIGN)
+        role, new_base = await grantable(
+            conn, caller, change.role, above_caller=NOT_ALLOWED_TO_ASSIGN
+        )
         user_id, old_role = member
         old_base = await repo.role_base(conn, caller.account_id, old_role)
         if (
