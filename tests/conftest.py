@@ -1,8 +1,8 @@
-"""Fixtures: every test runs on SQLite and on PostgreSQL against the migrated schema.
+"""Fixtures and factories: every test runs on SQLite and on PostgreSQL against the migrated schema.
 
 Migrations run once per backend per test session (which tests them too). Each test then gets
 a clean database: a copy of the migrated SQLite file, or the PostgreSQL test database with
-every table truncated.
+every table emptied.
 """
 
 from __future__ import annotations
@@ -19,58 +19,37 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 
-from teamgate import migrate, security
+from teamgate import security
 from teamgate.accounts.service import CreatedAccount, create_account
 from teamgate.app import create_app
 from teamgate.auth.repository import create_api_key
 from teamgate.config import Settings
 from teamgate.context import AppContext
-from teamgate.db import Database, now
-from teamgate.models import api_keys, invitations, memberships, metadata, sessions, users
+from teamgate.db import now
+from teamgate.models import memberships, users
 from teamgate.security import hash_password
-
-from .cheap_teamgate import CHEAP_HASHER
+from tests.support import PASSWORD, PUBLIC_ORIGIN
+from tests.support.backends import (
+    BACKENDS,
+    POSTGRES_ADMIN_URL,
+    clear_postgres,
+    migrate_database,
+    pg_dsn,
+)
+from tests.support.cheap_teamgate import CHEAP_HASHER
 
 # argon2's cheapest parameters in every test (test_security checks the real ones), and in the
-# servers the tests start (they run tests/cheap_teamgate.py).
+# servers the tests start (they run tests/support/cheap_teamgate.py).
 security.use_hasher(CHEAP_HASHER)
-
-BACKENDS = [
-    b.strip() for b in os.environ.get("TEAMGATE_TEST_BACKENDS", "sqlite,postgresql").split(",")
-]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEAMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-PUBLIC_ORIGIN = "http://testserver"
-PASSWORD = "correct horse battery"
-# Every endpoint that needs credentials (all of /api/* but login, logout and acceptInvite).
-AUTHENTICATED_ENDPOINTS = [
-    "getTeamData", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
-    "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
-    "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
-    "getAccountSettings", "updateAccountSettings",
-]  # fmt: skip
-
-
-def _pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _migrate(url: str) -> None:
-    db = Database(url)
-    try:
-        await migrate.upgrade(db)
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "teamgate.db"
-    asyncio.run(_migrate(f"sqlite:///{path}"))
+    asyncio.run(migrate_database(f"sqlite:///{path}"))
     return path
 
 
@@ -78,7 +57,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     """A throwaway database on the local PostgreSQL, migrated once, dropped at the end."""
     name = f"teamgate_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = _pg_dsn(POSTGRES_ADMIN_URL)
+    admin = pg_dsn(POSTGRES_ADMIN_URL)
 
     async def admin_sql(sql: str) -> None:
         conn = await asyncpg.connect(admin)
@@ -95,22 +74,9 @@ def postgres_url() -> Iterator[str]:
             "TEAMGATE_TEST_BACKENDS=sqlite to run on SQLite only"
         )
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_migrate(url))
+    asyncio.run(migrate_database(url))
     yield url
     asyncio.run(admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-def _truncate(url: str) -> None:
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
-
-    async def run() -> None:
-        conn = await asyncpg.connect(_pg_dsn(url))
-        try:
-            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -121,7 +87,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    _truncate(url)
+    clear_postgres(url)
     return url
 
 
@@ -227,38 +193,24 @@ async def make_member(
     return Member(user_id, email, key.key, account_id)
 
 
-async def snapshot(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything a denied request must leave as it was (the audit log may grow)."""
-    tables = {
-        "users": users, "memberships": memberships, "invitations": invitations,
-        "api_keys": api_keys, "sessions": sessions,
-    }  # fmt: skip
-    async with ctx.db.read() as conn:
-        return {
-            name: sorted(tuple(row) for row in await conn.execute(select(table)))
-            for name, table in tables.items()
-        }
+async def give_password(ctx: AppContext, user: Member, password: str = PASSWORD) -> Member:
+    """Set a user's password, after the fact."""
+    password_hash = await password_hash_of(password)
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(users).where(users.c.id == user.user_id).values(password_hash=password_hash)
+        )
+    return user
 
 
-async def call(
-    client: httpx.AsyncClient,
-    endpoint: str,
-    body: Any = None,
-    *,
-    key: str | None = None,
-    **kwargs: Any,
-) -> httpx.Response:
-    """POST /api/<endpoint> the way an Akto script does."""
-    headers = dict(kwargs.pop("headers", {}))
-    if key is not None:
-        headers["X-API-KEY"] = key
-    return await client.post(
-        f"/api/{endpoint}", json={} if body is None else body, headers=headers, **kwargs
-    )
+async def new_account(ctx: AppContext, *, can_login: bool = True, **kwargs: Any) -> Member:
+    """An account and its founding ADMIN (with the test PASSWORD when ``can_login``)."""
+    admin = await make_account(ctx, password=None, **kwargs)
+    return await give_password(ctx, admin) if can_login else admin
 
 
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert body["actionErrors"] == [body["error"]]
-    message: str = body["error"]
-    return message
+async def new_member(
+    ctx: AppContext, account_id: int, email: str, role: str = "MEMBER", *, can_login: bool = False
+) -> Member:
+    created = await make_member(ctx, account_id, email, role, password=None)
+    return await give_password(ctx, created) if can_login else created

@@ -23,9 +23,10 @@ from sqlalchemy import func, select
 from teamgate.accounts.service import CreatedAccount, create_account
 from teamgate.db import Database
 from teamgate.models import custom_roles, invitations, memberships, users
-
-from .conftest import BACKENDS, PASSWORD, _pg_dsn, _truncate, error_of
-from .test_concurrency import _start_servers
+from tests.support import PASSWORD
+from tests.support.api import answer
+from tests.support.backends import BACKENDS, clear_postgres, pg_dsn
+from tests.support.servers import start_cheap_servers, stop_servers
 
 pytestmark = pytest.mark.processes
 T = TypeVar("T")
@@ -43,15 +44,12 @@ def pg_servers(
     if "postgresql" not in BACKENDS:
         pytest.skip("staged on PostgreSQL only, and TEAMGATE_TEST_BACKENDS leaves it out")
     url: str = request.getfixturevalue("postgres_url")
-    _truncate(url)
-    procs, origins = _start_servers(url, tmp_path_factory.mktemp("races"), 2)
+    clear_postgres(url)
+    procs, origins = start_cheap_servers(url, tmp_path_factory.mktemp("races"), 2)
     try:
         yield url, origins
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
+        stop_servers(procs)
 
 
 @pytest.fixture
@@ -104,7 +102,7 @@ class Gate:
 
 @contextlib.asynccontextmanager
 async def membership_gate(url: str) -> AsyncIterator[Gate]:
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(pg_dsn(url))
     try:
         await conn.execute(
             "CREATE FUNCTION teamgate_test_gate() RETURNS trigger AS $$ BEGIN "
@@ -225,12 +223,6 @@ async def custom_role_exists(db: Database, account_id: int, name: str) -> bool:
         return found.first() is not None
 
 
-def answer(response: httpx.Response) -> tuple[int, str | None]:
-    """The status and, for a refusal, its error message."""
-    status = response.status_code
-    return status, error_of(response) if 400 <= status < 500 else None
-
-
 def session_cookie(response: httpx.Response) -> dict[str, str]:
     return {"Cookie": f"teamgate_session={response.cookies['teamgate_session']}"}
 
@@ -321,7 +313,7 @@ async def _race_delete_with_acceptance(
     role: str,
     link: str,
 ) -> tuple[httpx.Response, httpx.Response]:
-    queue = await asyncpg.connect(_pg_dsn(url))
+    queue = await asyncpg.connect(pg_dsn(url))
     tasks: list[asyncio.Task[Any]] = []
     try:
         await gate.close()

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from teamgate.context import AppContext
 from teamgate.models import audit_log
-
-from .conftest import PASSWORD, call, make_account, make_member
+from tests.conftest import make_account, make_member
+from tests.support import PASSWORD
+from tests.support.api import call
 
 
 async def _history(ctx: AppContext) -> list[dict[str, object]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
@@ -15,24 +14,23 @@ from teamgate.app import create_app
 from teamgate.config import Settings
 from teamgate.context import AppContext
 from teamgate.db import now
-from teamgate.models import api_keys, invitations, sessions, users
-from teamgate.security import hash_password
-
-from .conftest import (
-    AUTHENTICATED_ENDPOINTS as ENDPOINTS,
+from teamgate.models import api_keys, invitations, sessions
+from tests.conftest import make_member, new_account, new_member
+from tests.support import PASSWORD, PUBLIC_ORIGIN
+from tests.support.api import AUTHENTICATED_ENDPOINTS as ENDPOINTS
+from tests.support.api import call, error_of
+from tests.support.sessions import (
+    as_session,
+    assert_unauthorized,
+    cookie_headers,
+    login,
+    session_token,
+    set_cookies,
+    start_session,
+    works,
 )
-from .conftest import (
-    PASSWORD,
-    PUBLIC_ORIGIN,
-    Member,
-    call,
-    error_of,
-    make_account,
-    make_member,
-    snapshot,
-)
+from tests.support.state import snapshot
 
-SESSION_COOKIE = "teamgate_session"
 LOGIN_LIMIT_PER_EMAIL = 3
 LOGIN_LIMIT_PER_CLIENT = 5
 BAD_LOGIN = "Invalid email or password"
@@ -51,84 +49,9 @@ def settings(settings: Settings) -> Settings:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-_hashes: dict[str, str] = {}
-
-
-async def give_password(ctx: AppContext, user: Member, password: str = PASSWORD) -> Member:
-    """Set a user's password (argon2 is slow: hash once per test process, not once per user)."""
-    if password not in _hashes:
-        _hashes[password] = await hash_password(password)
-    async with ctx.db.write() as conn:
-        await conn.execute(
-            update(users).where(users.c.id == user.user_id).values(password_hash=_hashes[password])
-        )
-    return user
-
-
-async def new_account(ctx: AppContext, *, can_login: bool = True, **kwargs: Any) -> Member:
-    """An account and its founding ADMIN (with the test PASSWORD when ``can_login``)."""
-    admin = await make_account(ctx, password=None, **kwargs)
-    return await give_password(ctx, admin) if can_login else admin
-
-
-async def new_member(
-    ctx: AppContext, account_id: int, email: str, role: str = "MEMBER", *, can_login: bool = False
-) -> Member:
-    created = await make_member(ctx, account_id, email, role, password=None)
-    return await give_password(ctx, created) if can_login else created
-
 
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def set_cookies(response: httpx.Response) -> list[str]:
-    return [c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
-
-
-def session_token(response: httpx.Response) -> str:
-    (header,) = set_cookies(response)
-    jar: SimpleCookie = SimpleCookie()
-    jar.load(header)
-    token = jar[SESSION_COOKIE].value
-    assert token
-    return token
-
-
-async def login(
-    client: httpx.AsyncClient, email: Any, password: Any = PASSWORD, **kwargs: Any
-) -> httpx.Response:
-    response = await client.post(
-        "/api/login", json={"email": email, "password": password}, **kwargs
-    )
-    client.cookies.clear()  # every session call below names its cookie explicitly
-    return response
-
-
-async def start_session(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
-    response = await login(client, email, password)
-    assert response.status_code == 200, response.text
-    return session_token(response)
-
-
-def cookie_headers(token: str, **extra: str) -> dict[str, str]:
-    return {"Cookie": f"{SESSION_COOKIE}={token}", **extra}
-
-
-async def as_session(
-    client: httpx.AsyncClient,
-    endpoint: str,
-    body: Any = None,
-    *,
-    token: str,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    """POST /api/<endpoint> the way a browser page does: JSON body, session cookie."""
-    return await client.post(
-        f"/api/{endpoint}",
-        json={} if body is None else body,
-        headers=cookie_headers(token, **(headers or {})),
-    )
 
 
 async def key_ids(ctx: AppContext, user_id: int) -> list[int]:
@@ -137,20 +60,6 @@ async def key_ids(ctx: AppContext, user_id: int) -> list[int]:
             select(api_keys.c.id).where(api_keys.c.user_id == user_id).order_by(api_keys.c.id)
         )
         return [row[0] for row in rows]
-
-
-async def works(client: httpx.AsyncClient, *, key: str | None = None, token: str = "") -> bool:
-    if key is not None:
-        response = await call(client, "getTeamData", key=key)
-    else:
-        response = await as_session(client, "getTeamData", token=token)
-    assert response.status_code in (200, 401), response.text
-    return response.status_code == 200
-
-
-def assert_unauthorized(response: httpx.Response) -> None:
-    assert response.status_code == 401, response.text
-    assert error_of(response) == "Unauthorized"
 
 
 # --- API keys ----------------------------------------------------------------------------------

@@ -15,27 +15,17 @@ import pytest
 
 from teamgate.accounts.service import issue_setup_token
 from teamgate.context import AppContext
-
-from .conftest import PASSWORD, call, error_of, snapshot
-from .test_concurrency import _free_port
-
-
-def teamgate(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TEAMGATE_DATABASE_URL": database_url, "TEAMGATE_DATA_DIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "teamgate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support import PASSWORD
+from tests.support.api import call, error_of
+from tests.support.cli import teamgate_process
+from tests.support.servers import free_port
+from tests.support.state import snapshot
 
 
 async def test_account_create_json_gives_a_working_admin_key(
     database_url: str, tmp_path: Path, client: httpx.AsyncClient
 ) -> None:
-    result = teamgate(
+    result = teamgate_process(
         database_url, tmp_path, "account", "create", "--name", "Acme",
         "--admin-email", "Root@Acme.com", "--admin-name", "Root", "--json",
     )  # fmt: skip
@@ -54,7 +44,7 @@ async def test_account_create_refuses_bad_input(
     database_url: str, tmp_path: Path, ctx: AppContext
 ) -> None:
     before = await snapshot(ctx)
-    result = teamgate(
+    result = teamgate_process(
         database_url,
         tmp_path,
         "account",
@@ -73,8 +63,8 @@ async def test_account_create_refuses_bad_input(
 
 def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    first = teamgate(url, tmp_path, "db", "upgrade")
-    second = teamgate(url, tmp_path, "db", "upgrade")
+    first = teamgate_process(url, tmp_path, "db", "upgrade")
+    second = teamgate_process(url, tmp_path, "db", "upgrade")
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert (tmp_path / "fresh.db").stat().st_size > 0
@@ -139,7 +129,7 @@ async def test_setup_form_errors_keep_the_link(client: httpx.AsyncClient, ctx: A
 
 @pytest.mark.processes
 def test_serve_prints_a_setup_link_on_first_start(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ, "TEAMGATE_DATA_DIR": str(tmp_path / "data"),
         "TEAMGATE_DATABASE_URL": "", "TEAMGATE_PUBLIC_URL": "",

@@ -5,13 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -22,55 +17,15 @@ from teamgate.accounts.service import create_account
 from teamgate.auth.repository import create_api_key
 from teamgate.db import Database, now
 from teamgate.models import api_keys, invitations, memberships, users
-
-from .conftest import BACKENDS, PASSWORD, _pg_dsn, _truncate, password_hash_of
+from tests.conftest import password_hash_of
+from tests.support import PASSWORD
+from tests.support.backends import BACKENDS, clear_postgres, pg_dsn
+from tests.support.servers import start_cheap_servers, stop_servers
 
 pytestmark = pytest.mark.processes
-SECRET = "race-test-signing-key-" + "y" * 32
 ROUNDS = 8
-CHEAP_TEAMGATE = str(Path(__file__).with_name("cheap_teamgate.py"))  # teamgate, cheap hashing
 GATE_LOCK_ID = 7_421_905_114  # the advisory lock a gated write waits for (see _gated)
 STAGING_TIMEOUT = 60  # seconds for the requests of a race to reach their places: a loaded machine
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_servers(
-    database_url: str, data_dir: Path, count: int
-) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
-    ports = [_free_port() for _ in range(count)]
-    origins = [f"http://127.0.0.1:{port}" for port in ports]
-    env = {
-        **os.environ,
-        "TEAMGATE_DATABASE_URL": database_url,
-        "TEAMGATE_DATA_DIR": str(data_dir),
-        "TEAMGATE_SECRET_KEY": SECRET,
-        "TEAMGATE_PUBLIC_URL": ",".join(origins),
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, CHEAP_TEAMGATE, "serve", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]  # fmt: skip
-    deadline = time.monotonic() + 30
-    for origin, proc in zip(origins, procs, strict=True):
-        while True:
-            assert proc.poll() is None, "server exited during start-up"
-            try:
-                if httpx.get(f"{origin}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
-    return procs, origins
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -83,15 +38,12 @@ def servers(
         url = f"sqlite:///{data_dir / 'shared.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-        _truncate(url)
-    procs, origins = _start_servers(url, data_dir, 2)
+        clear_postgres(url)
+    procs, origins = start_cheap_servers(url, data_dir, 2)
     try:
         yield url, origins
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
+        stop_servers(procs)
 
 
 @pytest.fixture
@@ -318,7 +270,7 @@ async def _race(url: str, db: Database, first: Request, *rivals: Request) -> lis
     """
     if url.startswith("sqlite"):
         return list(await asyncio.gather(first(), *(rival() for rival in rivals)))
-    gate = await asyncpg.connect(_pg_dsn(url))
+    gate = await asyncpg.connect(pg_dsn(url))
     tasks: list[asyncio.Future[httpx.Response]] = []
     try:
         await gate.execute("SELECT pg_advisory_lock($1)", GATE_LOCK_ID)

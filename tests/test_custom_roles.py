@@ -6,8 +6,9 @@ import httpx
 import pytest
 
 from teamgate.context import AppContext
-
-from .conftest import call, error_of, make_account, make_member, snapshot
+from tests.conftest import make_account, make_member
+from tests.support.api import call, error_of
+from tests.support.state import snapshot
 
 BAD_NAME = "Role name must be 1 to 50 upper-case letters, digits, '-' or '_'"
 

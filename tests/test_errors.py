@@ -16,20 +16,11 @@ from teamgate.app import create_app
 from teamgate.config import Settings
 from teamgate.context import AppContext
 from teamgate.models import invitations, memberships
-
-from .conftest import (
-    AUTHENTICATED_ENDPOINTS as ENDPOINTS,
-)
-from .conftest import (
-    PASSWORD,
-    PUBLIC_ORIGIN,
-    Member,
-    call,
-    error_of,
-    make_account,
-    make_member,
-    snapshot,
-)
+from tests.conftest import Member, make_account, make_member
+from tests.support import PASSWORD, PUBLIC_ORIGIN
+from tests.support.api import AUTHENTICATED_ENDPOINTS as ENDPOINTS
+from tests.support.api import call, error_of
+from tests.support.state import snapshot
 
 MiB = 1024 * 1024
 

@@ -26,11 +26,12 @@ from teamgate.accounts.service import create_account
 from teamgate.context import AppContext
 from teamgate.db import Database
 from teamgate.models import account_email_domains, accounts
-
-from .conftest import Member, call, error_of, make_account, snapshot
-from .test_auth import as_session, session_token, set_cookies
-from .test_cli import teamgate
-from .test_concurrency import _free_port
+from tests.conftest import Member, make_account
+from tests.support.api import answer, call
+from tests.support.cli import teamgate_process
+from tests.support.servers import free_port
+from tests.support.sessions import as_session, login, session_token, set_cookies
+from tests.support.state import snapshot
 
 FOUNDER = "founder@gamma.io"
 ATTACKER_PASSWORD = "the attacker's own choice"
@@ -71,12 +72,6 @@ async def accept(client: httpx.AsyncClient, link: str, password: str) -> httpx.R
     return response
 
 
-async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    response = await client.post("/api/login", json={"email": email, "password": password})
-    client.cookies.clear()
-    return response
-
-
 async def attacker_sets_the_password(
     client: httpx.AsyncClient, ctx: AppContext, *, keep_member: bool
 ) -> tuple[Member, str]:
@@ -98,7 +93,7 @@ def create_gamma(
     database_url: str, tmp_path: Path, *options: str
 ) -> subprocess.CompletedProcess[str]:
     """The operator runs `teamgate account create` for the founder of Gamma."""
-    return teamgate(
+    return teamgate_process(
         database_url, tmp_path, "account", "create", "--name", "Gamma",
         "--admin-email", FOUNDER, *options, "--json",
     )  # fmt: skip
@@ -117,12 +112,6 @@ async def state(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:
         for name, table in (("accounts", accounts), ("domains", account_email_domains)):
             tables[name] = sorted(tuple(row) for row in await conn.execute(select(table)))
     return tables
-
-
-def answer(response: httpx.Response) -> tuple[int, str | None]:
-    """The status and, for a refusal, its error message."""
-    status = response.status_code
-    return status, error_of(response) if 400 <= status < 500 else None
 
 
 def mentions_existing_user_flag(stderr: str) -> bool:
@@ -349,7 +338,7 @@ async def test_a_founder_created_by_the_cli_accepts_invitations_with_their_passw
 def serve_first_run(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
     """`teamgate serve` on a database without accounts: (the process, its origin, the one-time
     setup token it printed), once it answers."""
-    port = _free_port()
+    port = free_port()
     origin = f"http://127.0.0.1:{port}"
     env = {
         **os.environ, "TEAMGATE_DATABASE_URL": database_url,

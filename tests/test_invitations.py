@@ -17,8 +17,10 @@ from teamgate.config import Settings
 from teamgate.context import AppContext
 from teamgate.db import now
 from teamgate.models import accounts, custom_roles, invitations, memberships, users
-
-from .conftest import PASSWORD, call, error_of, make_account, make_member, snapshot
+from tests.conftest import make_account, make_member
+from tests.support import PASSWORD
+from tests.support.api import call, error_of
+from tests.support.state import snapshot
 
 ASK_ADMIN = "Ask admin to invite you"
 SESSION_COOKIE = "teamgate_session"

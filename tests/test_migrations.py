@@ -15,12 +15,11 @@ from typer.testing import CliRunner
 
 from teamgate import cli, migrate, models
 from teamgate.db import Database
-
-from .conftest import BACKENDS, POSTGRES_ADMIN_URL, _pg_dsn
+from tests.support.backends import BACKENDS, POSTGRES_ADMIN_URL, pg_dsn
 
 
 async def _admin_sql(sql: str) -> None:
-    conn = await asyncpg.connect(_pg_dsn(POSTGRES_ADMIN_URL))
+    conn = await asyncpg.connect(pg_dsn(POSTGRES_ADMIN_URL))
     try:
         await conn.execute(sql)
     finally:

@@ -12,8 +12,10 @@ import pytest
 from teamgate.context import AppContext
 from teamgate.errors import AppError
 from teamgate.text import display_name
-
-from .conftest import PASSWORD, call, error_of, make_account, snapshot
+from tests.conftest import make_account
+from tests.support import PASSWORD
+from tests.support.api import call, error_of
+from tests.support.state import snapshot
 
 PERSIAN_NAME = "علی\u200cرضا"  # noqa: RUF001 - Arabic letters that look Latin are the point
 GOOD_NAMES = [

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from teamgate.accounts.service import create_account
 from teamgate.app import create_app
 from teamgate.config import Settings
-
-from .conftest import AUTHENTICATED_ENDPOINTS
+from tests.support.api import AUTHENTICATED_ENDPOINTS
 
 SEED = json.loads((Path(__file__).parent / "fixtures" / "seed_openapi.json").read_text())
 SEED_PATHS = {path: doc["paths"][path]["post"] for doc in SEED for path in doc["paths"]}

@@ -14,8 +14,8 @@ from teamgate.app import create_app
 from teamgate.config import Settings
 from teamgate.errors import AppError, RateLimited
 from teamgate.ratelimit import Limits
-
-from .conftest import PUBLIC_ORIGIN, call, error_of
+from tests.support import PUBLIC_ORIGIN
+from tests.support.api import call, error_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
 

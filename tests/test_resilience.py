@@ -7,15 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,62 +27,12 @@ from teamgate.accounts.service import create_account
 from teamgate.db import Database
 from teamgate.errors import is_storage_failure
 from teamgate.models import users
+from tests.support import PASSWORD, PUBLIC_ORIGIN
+from tests.support.api import call
+from tests.support.backends import BACKENDS, clear_postgres, pg_dsn
+from tests.support.servers import Server, start_server
 
-from .conftest import BACKENDS, PASSWORD, PUBLIC_ORIGIN, _pg_dsn, _truncate, call
-from .test_concurrency import _free_port
-
-SECRET = "resilience-test-signing-key-" + "z" * 32
 DISCONNECTED = "the client disconnected before the request was complete"
-
-
-@dataclass
-class Server:
-    origin: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> str:
-        """Stops the server gracefully (in-flight requests finish first); its whole output."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-        return self.log.read_text(errors="replace")
-
-
-def start_server(
-    database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
-) -> Server:
-    """A `teamgate serve` process, as users start it, whose output goes to a file we can read."""
-    port = _free_port()
-    origin = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "TEAMGATE_DATABASE_URL": database_url,
-        "TEAMGATE_DATA_DIR": str(data_dir),
-        "TEAMGATE_SECRET_KEY": SECRET,
-        "TEAMGATE_PUBLIC_URL": origin,
-        **(extra_env or {}),
-    }
-    log = data_dir / f"server-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "teamgate", "serve", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    server = Server(origin, port, proc, log)
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited during start-up:\n{server.stop()}")
-        try:
-            if httpx.get(f"{origin}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"server did not start:\n{server.stop()}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -188,7 +134,7 @@ def postgres_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     if "postgresql" not in BACKENDS:
         pytest.skip("needs PostgreSQL")
     url: str = request.getfixturevalue("postgres_url")
-    _truncate(url)
+    clear_postgres(url)
     budgets = {  # not what is tested here
         "TEAMGATE_RATE_LIMIT_INVITE_PER_ACCOUNT": "1000000 per hour",
         "TEAMGATE_RATE_LIMIT_LOGIN_PER_EMAIL": "1000000 per 15 minutes",
@@ -205,7 +151,7 @@ async def kill_connections(url: str, stop: asyncio.Event) -> int:
     """Terminates every other connection to the database, again and again until ``stop``;
     how many it terminated."""
     killed = 0
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(pg_dsn(url))
     try:
         for turn in range(100_000):
             if stop.is_set():
@@ -395,7 +341,7 @@ async def test_errors_from_the_real_database_are_classified(database_url: str) -
         killed: BaseException | None = None
         async with db.read() as conn:
             pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
-            killer = await asyncpg.connect(_pg_dsn(database_url))
+            killer = await asyncpg.connect(pg_dsn(database_url))
             try:
                 assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
             finally:

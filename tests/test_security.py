@@ -1,6 +1,7 @@
 """Passwords at full strength: argon2-cffi's default parameters, which the service always uses.
 
-The rest of the suite hashes with argon2's cheapest parameters (conftest, cheap_teamgate.py).
+The rest of the suite hashes with argon2's cheapest parameters (conftest,
+support/cheap_teamgate.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from teamgate import security
 from teamgate.context import AppContext
 from teamgate.models import users
 from teamgate.security import hash_password, needs_rehash, verify_password
-
-from .cheap_teamgate import CHEAP_HASHER
-from .conftest import PASSWORD, call, make_account
+from tests.conftest import make_account
+from tests.support import PASSWORD
+from tests.support.api import call
+from tests.support.cheap_teamgate import CHEAP_HASHER
+from tests.support.servers import CHEAP_TEAMGATE
 
 FULL_STRENGTH = profiles.RFC_9106_LOW_MEMORY  # what PasswordHasher() uses
-CHEAP_TEAMGATE = Path(__file__).with_name("cheap_teamgate.py")
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ async def test_login_rehashes_a_cheap_hash_at_full_strength(
     ("command", "parameters"),
     [
         (["-m", "teamgate"], FULL_STRENGTH),  # the service, as installed
-        ([str(CHEAP_TEAMGATE)], profiles.CHEAPEST),  # what the race tests' servers run
+        ([CHEAP_TEAMGATE], profiles.CHEAPEST),  # what the race tests' servers run
     ],
 )
 def test_the_command_hashes_with(

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 
 from teamgate.context import AppContext
-
-from .conftest import call, make_account
+from tests.conftest import make_account
+from tests.support.api import call
 
 
 async def test_founding_admin_is_listed(client: httpx.AsyncClient, ctx: AppContext) -> None:

@@ -9,8 +9,9 @@ from sqlalchemy import insert, select
 from teamgate.context import AppContext
 from teamgate.db import now
 from teamgate.models import api_keys, custom_roles, memberships
-
-from .conftest import call, error_of, make_account, make_member, snapshot
+from tests.conftest import make_account, make_member
+from tests.support.api import call, error_of
+from tests.support.state import snapshot
 
 
 async def test_team_lists_members_then_invitations(

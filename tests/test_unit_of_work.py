@@ -16,8 +16,7 @@ from teamgate.errors import Forbidden, Unauthorized
 from teamgate.models import audit_log
 from teamgate.roles import Action
 from teamgate.security import token_hash
-
-from .conftest import make_account, make_member
+from tests.conftest import make_account, make_member
 
 
 def _key(api_key: str) -> Credential:

@@ -1,7 +1,8 @@
 """``teamgate`` with argon2's cheapest parameters, for the server processes the tests start.
 
-Run by path: ``python tests/cheap_teamgate.py serve --port N``. The service has no setting that
-weakens its hasher; tests swap it in-process (conftest) and, through this file, in the servers.
+Run by path: ``python tests/support/cheap_teamgate.py serve --port N``. The service has no
+setting that weakens its hasher; tests swap it in-process (conftest) and, through this file, in
+the servers.
 """
 
 from __future__ import annotations
