@@ -145,6 +145,12 @@ async def make_account(
     return Member(created.user_id, admin_email, created.api_key, created.account_id)
 
 
+@pytest.fixture
+async def acme(ctx: AppContext) -> Member:
+    """The founding ADMIN of Acme (no password: nothing here logs in unless it says so)."""
+    return await make_account(ctx, password=None)
+
+
 _hashes: dict[str, str] = {}
 
 

@@ -1,4 +1,5 @@
-"""Rate-limit budgets: failures only, shared by several server processes through Redis."""
+"""Rate-limit budgets: failures only, shared by several server processes through Redis; storage
+that is down is a 503."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from limits import RateLimitItem
 
 from teamgate.app import create_app
 from teamgate.config import Settings
+from teamgate.context import AppContext
 from teamgate.errors import AppError, RateLimited
 from teamgate.ratelimit import Limits
-from tests.support import PUBLIC_ORIGIN
+from tests.support import PASSWORD, PUBLIC_ORIGIN
 from tests.support.api import call, error_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -114,3 +116,15 @@ async def test_counting_failures_keeps_only_the_clients_failures(settings: Setti
     with pytest.raises(RateLimited):
         async with limits.counting_failures(item, key):
             raise AssertionError("an attempt over budget never runs")
+
+
+async def test_rate_limit_storage_down_is_a_503(settings: Settings, ctx: AppContext) -> None:
+    from teamgate.app import create_app
+
+    broken = create_app(settings.model_copy(update={"rate_limit_storage": "redis://127.0.0.1:1"}))
+    async with broken.router.lifespan_context(broken):
+        transport = httpx.ASGITransport(app=broken)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await call(http, "login", {"email": "a@acme.com", "password": PASSWORD})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()

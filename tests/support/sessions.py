@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -75,3 +76,16 @@ async def works(client: httpx.AsyncClient, *, key: str | None = None, token: str
 def assert_unauthorized(response: httpx.Response) -> None:
     assert response.status_code == 401, response.text
     assert error_of(response) == "Unauthorized"
+
+
+def sha256_hex(value: str) -> str:
+    """What the database stores of an API key or a session id."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def invite_viewer(client: httpx.AsyncClient, email: str, **credential: Any) -> httpx.Response:
+    """inviteUsers for a VIEWER, as the holder of ``key=`` or of the session ``token=``."""
+    body = {"inviteeEmail": email, "inviteeRole": "VIEWER"}
+    if "token" in credential:
+        return await as_session(client, "inviteUsers", body, token=credential["token"])
+    return await call(client, "inviteUsers", body, key=credential["key"])

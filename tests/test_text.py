@@ -41,7 +41,6 @@ GOOD_NAMES = [
     "สมชาย",  # Thai, combining marks
     "Ada\u00a0Lovelace",  # a no-break space inside
 ]
-
 INVISIBLE_NAMES = [
     "Ada\u202eLovelace",  # RIGHT-TO-LEFT OVERRIDE
     "Ada\u2066x\u2069",  # bidi isolates
@@ -112,7 +111,15 @@ def test_length_counts_composed_characters() -> None:
     assert display_name("e\u0301" * 100, "name", max_len=100) == "é" * 100
 
 
+def test_display_name() -> None:
+    assert display_name("  Ada  ", "name") == "Ada"
+    for bad in (None, 3, "", "   ", "a" * 201, "Ada\x00", "Ada\nLovelace", "\ud800"):
+        with pytest.raises(AppError):
+            display_name(bad, "name")
+
+
 # --- through the API -------------------------------------------------------------------------
+
 
 BAD_FOR_HTTP = ["Ada\u202eLovelace", "\u200b", "\ufeff", "\u0301\u0301", "\u3164"]
 

@@ -1,19 +1,16 @@
 """Acceptance racing rival admin actions, staged on two server processes sharing PostgreSQL.
 
-Luck decides such races on a fast machine, so each one is staged: a trigger holds every insert
-into ``memberships`` behind an advisory lock the test owns (the gate). An acceptance stopped
-there has consumed its invitation but not yet created the membership; the rival request is sent
-only once that pause is seen in ``pg_locks``, and the gate opens only once the rival is seen
-waiting on a lock (or has answered). Each step is asserted: a race that was not staged fails the
-test instead of passing it.
+The membership gate (tests/support/races.py) holds every insert into ``memberships``: an
+acceptance stopped there has consumed its invitation but not yet created the membership; the
+rival request is sent only once that pause is seen in ``pg_locks``, and the gate opens only once
+the rival is seen waiting on a lock (or has answered). Each step is asserted: a race that was not
+staged fails the test instead of passing it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -25,133 +22,18 @@ from teamgate.db import Database
 from teamgate.models import custom_roles, invitations, memberships, users
 from tests.support import PASSWORD
 from tests.support.api import answer
-from tests.support.backends import BACKENDS, clear_postgres, pg_dsn
-from tests.support.servers import start_cheap_servers, stop_servers
+from tests.support.backends import pg_dsn
+from tests.support.races import Gate, answered_or_waiting, membership_gate, observe
 
-pytestmark = pytest.mark.processes
-T = TypeVar("T")
-GATE_KEY = 748_213_905  # the advisory lock the trigger waits on (below 2**31: objid in pg_locks)
-STAGE_TIMEOUT = 10.0
+pytestmark = [
+    pytest.mark.processes,
+    pytest.mark.parametrize("servers", ["postgresql"], indirect=True),  # staged on PostgreSQL only
+]
 ROUNDS = 4
 BUILT_IN = {"ADMIN", "MEMBER", "DEVELOPER", "VIEWER"}
 
 
-@pytest.fixture(scope="module")
-def pg_servers(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, list[str]]]:
-    """Two `teamgate serve` processes on one PostgreSQL database: (its URL, their origins)."""
-    if "postgresql" not in BACKENDS:
-        pytest.skip("staged on PostgreSQL only, and TEAMGATE_TEST_BACKENDS leaves it out")
-    url: str = request.getfixturevalue("postgres_url")
-    clear_postgres(url)
-    procs, origins = start_cheap_servers(url, tmp_path_factory.mktemp("races"), 2)
-    try:
-        yield url, origins
-    finally:
-        stop_servers(procs)
-
-
-@pytest.fixture
-async def db(pg_servers: tuple[str, list[str]]) -> AsyncIterator[Database]:
-    database = Database(pg_servers[0])
-    yield database
-    await database.dispose()
-
-
-# --- staging -----------------------------------------------------------------------------------
-
-
-class Gate:
-    """The trigger's advisory lock, held by the test, and a view of who waits on what."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    async def close(self) -> None:
-        await self.conn.execute("SELECT pg_advisory_lock($1::bigint)", GATE_KEY)
-
-    async def open(self) -> None:
-        await self.conn.execute("SELECT pg_advisory_unlock_all()")
-
-    async def held_insert(self) -> int | None:
-        """The backend whose membership insert waits at the gate, if one does."""
-        pid: int | None = await self.conn.fetchval(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND classid = 0 AND objid = $1::oid AND objsubid = 1",
-            GATE_KEY,
-        )
-        return pid
-
-    async def waiting_on_a_lock(self, pid: int) -> bool:
-        waiting: bool = await self.conn.fetchval(
-            "SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
-            pid,
-        )
-        return waiting
-
-    async def other_lock_waiter(self, known: list[int]) -> int | None:
-        """A backend of this database waiting on a lock, other than the ``known`` ones."""
-        pid: int | None = await self.conn.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND pid <> ALL($1::int[]) LIMIT 1",
-            known,
-        )
-        return pid
-
-
-@contextlib.asynccontextmanager
-async def membership_gate(url: str) -> AsyncIterator[Gate]:
-    conn = await asyncpg.connect(pg_dsn(url))
-    try:
-        await conn.execute(
-            "CREATE FUNCTION teamgate_test_gate() RETURNS trigger AS $$ BEGIN "
-            f"PERFORM pg_advisory_xact_lock_shared({GATE_KEY}); RETURN NEW; "
-            "END $$ LANGUAGE plpgsql"
-        )
-        await conn.execute(
-            "CREATE TRIGGER teamgate_test_gate BEFORE INSERT ON memberships "
-            "FOR EACH ROW EXECUTE FUNCTION teamgate_test_gate()"
-        )
-        yield Gate(conn)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock_all()")
-        await conn.execute("DROP TRIGGER IF EXISTS teamgate_test_gate ON memberships")
-        await conn.execute("DROP FUNCTION IF EXISTS teamgate_test_gate()")
-        await conn.close()
-
-
-async def observe(
-    probe: Callable[[], Awaitable[T | None]], watched: asyncio.Task[Any] | None, what: str
-) -> T:
-    """Poll ``probe`` until it finds something; fail if ``watched`` ends first or time runs out."""
-    deadline = asyncio.get_running_loop().time() + STAGE_TIMEOUT
-    while True:
-        found = await probe()
-        if found is not None and found is not False:
-            return found
-        if watched is not None and watched.done():
-            outcome = watched.result()
-            detail = outcome.text if isinstance(outcome, httpx.Response) else repr(outcome)
-            pytest.fail(f"race not staged: {what} was never observed; it ended with {detail}")
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"race not staged: {what} was not observed within {STAGE_TIMEOUT}s")
-        await asyncio.sleep(0.01)
-
-
-async def answered_or_waiting(
-    gate: Gate, rival: asyncio.Task[httpx.Response], known: list[int]
-) -> None:
-    """The rival must reach the contested rows before the acceptance goes on: either it waits
-    on a lock (behind the acceptance's transaction) or it has already answered."""
-
-    async def probe() -> bool:
-        return rival.done() or await gate.other_lock_waiter(known) is not None
-
-    await observe(probe, None, "the rival request answering or waiting on a lock")
-
-
-# --- seeding and reading -----------------------------------------------------------------------
+# --- seeding and reading ---------------------------------------------------------------------
 
 
 async def admin_account(db: Database, name: str, email: str) -> CreatedAccount:
@@ -227,18 +109,18 @@ def session_cookie(response: httpx.Response) -> dict[str, str]:
     return {"Cookie": f"teamgate_session={response.cookies['teamgate_session']}"}
 
 
-# --- deleteCustomRole racing acceptInvite ------------------------------------------------------
+# --- deleteCustomRole racing acceptInvite ----------------------------------------------------
 
 
 async def test_a_custom_role_stays_in_use_while_an_acceptance_turns_its_invitation_into_a_member(
-    pg_servers: tuple[str, list[str]], db: Database
+    servers: tuple[str, list[str]], db: Database
 ) -> None:
     """deleteCustomRole checks the memberships, then the invitations, each seeing what is
     committed at that moment. Staged: the acceptance has consumed the invitation and waits at
     the gate; the deletion is sent and, to arrive where the two checks meet, its look at the
     invitations queues behind a table lock the test requests (it waits for the acceptance).
     The gate opens: the acceptance commits, then the deletion's second check runs."""
-    url, (first, second) = pg_servers
+    url, (first, second) = servers
     boss = await admin_account(db, "Role race", "boss@rolerace.io")
     failures: list[str] = []
     async with (
@@ -356,11 +238,11 @@ async def _race_delete_with_acceptance(
         await queue.close()
 
 
-# --- a re-invite racing the acceptance of the old link -----------------------------------------
+# --- a re-invite racing the acceptance of the old link ---------------------------------------
 
 
 async def test_a_reinvite_racing_the_acceptance_of_the_old_link_leaves_one_or_the_other(
-    pg_servers: tuple[str, list[str]], db: Database
+    servers: tuple[str, list[str]], db: Database
 ) -> None:
     """Staged: the acceptance of the first link has consumed it and waits at the gate; the
     re-invite of the same email is sent then, and the gate opens once it waits on a lock.
@@ -368,7 +250,7 @@ async def test_a_reinvite_racing_the_acceptance_of_the_old_link_leaves_one_or_th
     new pending invitation; the old link is refused); never a member with a pending invitation
     for their own email. Odd rounds invite a user who already exists (another account's
     founder) and accepts with their password."""
-    url, (first, second) = pg_servers
+    url, (first, second) = servers
     boss = await admin_account(db, "Reinvite race", "boss@reinvite.io")
     failures: list[str] = []
     async with (

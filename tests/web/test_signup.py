@@ -1,0 +1,120 @@
+"""The /signup page an invite link opens: it shows the invitation and consumes nothing; its form
+accepts the invitation once, from our own origin only."""
+
+from __future__ import annotations
+
+import httpx
+import jwt
+
+from teamgate.config import Settings
+from teamgate.context import AppContext
+from tests.conftest import make_account
+from tests.support.invitations import (
+    ASK_ADMIN,
+    NEW_PASSWORD,
+    OTHER_KEY,
+    accept,
+    claims,
+    code_of,
+    invitation_row,
+    invite,
+    invited_code,
+    refused_accept,
+    role_in,
+)
+from tests.support.sessions import SESSION_COOKIE
+from tests.support.state import snapshot
+
+
+async def test_opening_the_signup_page_consumes_nothing(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, password=None)
+    invited = await invite(client, admin.api_key, "bob@acme.com", "DEVELOPER")
+    link = invited.json()["finalInviteCode"]
+    code = code_of(invited)
+    before = await snapshot(ctx)
+
+    for _ in range(3):
+        page = await client.get(link)
+        assert page.status_code == 200
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["content-type"].startswith("text/html")
+        assert "bob@acme.com" in page.text
+        assert "DEVELOPER" in page.text
+        assert "Acme" in page.text
+        assert "set-cookie" not in page.headers
+
+    assert await snapshot(ctx) == before
+    response = await accept(client, code)
+    assert response.status_code == 200, response.text
+    assert await role_in(ctx, admin.account_id, "bob@acme.com") == "DEVELOPER"
+
+
+async def test_signup_page_with_an_invalid_code(
+    client: httpx.AsyncClient, ctx: AppContext, settings: Settings
+) -> None:
+    admin = await make_account(ctx, password=None)
+    code = await invited_code(client, admin.api_key, "bob@acme.com")
+    real = claims(settings, code)
+    before = await snapshot(ctx)
+
+    for params in [
+        {"signupInvitationCode": "garbage", "signupEmailId": "bob@acme.com"},
+        {"signupInvitationCode": jwt.encode(real, OTHER_KEY, algorithm="HS256")},
+        # alg "none" takes no key, though PyJWT types it as required
+        {"signupInvitationCode": jwt.encode(real, None, algorithm="none")},  # type: ignore[arg-type]
+        {},
+    ]:
+        page = await client.get("/signup", params=params)
+        assert page.status_code == 400
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert ASK_ADMIN in page.text
+        assert "bob@acme.com" not in page.text
+    assert await snapshot(ctx) == before
+
+
+async def test_signup_form_accepts_once(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    admin = await make_account(ctx, password=None)
+    code = await invited_code(client, admin.api_key, "bob@acme.com", "VIEWER")
+    form = {"inviteCode": code, "name": "Bob Builder", "password": NEW_PASSWORD}
+
+    before = await snapshot(ctx)
+    short = await client.post("/signup", data={**form, "password": "short"})
+    assert short.status_code == 400
+    assert short.headers["referrer-policy"] == "no-referrer"
+    assert await snapshot(ctx) == before
+
+    joined = await client.post("/signup", data=form)
+
+    assert joined.status_code == 200, joined.text
+    assert joined.headers["referrer-policy"] == "no-referrer"
+    assert joined.headers["set-cookie"].startswith(f"{SESSION_COOKIE}=")
+    assert "Acme" in joined.text
+    assert await role_in(ctx, admin.account_id, "bob@acme.com") == "VIEWER"
+    assert await invitation_row(ctx, admin.account_id, "bob@acme.com") is None
+
+    before = await snapshot(ctx)
+    again = await client.post("/signup", data=form)
+    assert again.status_code == 400
+    assert ASK_ADMIN in again.text
+    assert "set-cookie" not in again.headers
+    assert await snapshot(ctx) == before
+    await refused_accept(client, ctx, {"inviteCode": code, "password": NEW_PASSWORD})
+
+
+async def test_signup_form_from_a_foreign_origin_is_refused(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, password=None)
+    code = await invited_code(client, admin.api_key, "bob@acme.com", "VIEWER")
+    form = {"inviteCode": code, "name": "Bob Builder", "password": NEW_PASSWORD}
+    before = await snapshot(ctx)
+
+    forged = await client.post("/signup", data=form, headers={"Origin": "https://evil.example.org"})
+
+    assert forged.status_code == 403
+    assert "set-cookie" not in forged.headers
+    assert await snapshot(ctx) == before
+    own = await client.post("/signup", data=form, headers={"Origin": "http://testserver"})
+    assert own.status_code == 200
