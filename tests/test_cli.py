@@ -1,4 +1,8 @@
-"""The command line: account creation, migrations, and the first-run setup link."""
+"""The command line: account creation, migrations, and the first-run setup link.
+
+What the commands say and exit with runs in this process (Typer's runner); a few runs of
+`python -m teamgate` check the real thing end to end.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pytest
 
 from teamgate.context import AppContext
 from tests.support.api import call, error_of
-from tests.support.cli import teamgate_process
+from tests.support.cli import teamgate_in_process, teamgate_process
 from tests.support.servers import free_port
 from tests.support.state import snapshot
 
@@ -42,7 +46,7 @@ async def test_account_create_refuses_bad_input(
     database_url: str, tmp_path: Path, ctx: AppContext
 ) -> None:
     before = await snapshot(ctx)
-    result = teamgate_process(
+    result = await teamgate_in_process(
         database_url,
         tmp_path,
         "account",
@@ -53,10 +57,34 @@ async def test_account_create_refuses_bad_input(
         "nope",
         "--json",
     )
-    assert result.returncode == 2
+    assert result.exit_code == 2
     assert "Invalid email" in result.stderr
     assert result.stdout == ""
     assert await snapshot(ctx) == before
+
+
+async def test_account_create_prints_the_key_alone_on_stdout(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    """Without --json, a script can still capture the key: stdout has it and nothing else."""
+    result = await teamgate_in_process(
+        database_url,
+        tmp_path,
+        "account",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.com",
+    )
+
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    key = result.stdout.strip()
+    assert result.stdout == f"{key}\n"
+    assert "Account Acme created" in result.stderr
+    assert key not in result.stderr
+    team = await call(client, "getTeamData", key=key)
+    assert [e["login"] for e in team.json()] == ["ada@acme.com"]
 
 
 def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ another account's invite link) unable to reach the new account.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 import pytest
 
+from teamgate.accounts.service import create_account
 from teamgate.context import AppContext
 from tests.conftest import make_account
 from tests.support.api import answer
@@ -23,11 +25,15 @@ from tests.support.identity import (
     attacker_sets_the_password,
     create_gamma,
     created,
-    mentions_existing_user_flag,
     role_in,
     state,
 )
 from tests.support.sessions import as_session, login, session_token, set_cookies
+
+
+def mentions_existing_user_flag(stderr: str) -> bool:
+    return "--existing-user" in re.sub(r"\s+", "", stderr)  # the console may wrap the line
+
 
 # --- the takeover, as it happens -------------------------------------------------------------
 
@@ -41,12 +47,12 @@ async def test_an_admin_cannot_take_over_another_companys_founder_through_an_inv
     before = await state(ctx)
 
     # Later the operator creates Gamma for its founder, with the founder's own password.
-    refused = create_gamma(database_url, tmp_path, "--admin-password", OPERATOR_PASSWORD)
+    refused = await create_gamma(database_url, tmp_path, "--admin-password", OPERATOR_PASSWORD)
     attacker = await login(client, FOUNDER, ATTACKER_PASSWORD)
 
     # The existing user is not silently reused, and the attacker's password leads nowhere.
-    assert refused.returncode == 2, (
-        f"`account create` reused the existing user (exit {refused.returncode}); the "
+    assert refused.exit_code == 2, (
+        f"`account create` reused the existing user (exit {refused.exit_code}); the "
         f"attacker's password then logs in: {attacker.status_code} {attacker.text}"
     )
     assert mentions_existing_user_flag(refused.stderr), refused.stderr
@@ -56,7 +62,7 @@ async def test_an_admin_cannot_take_over_another_companys_founder_through_an_inv
 
     # The operator confirms the existing user and sets the founder's password.
     gamma = created(
-        create_gamma(
+        await create_gamma(
             database_url, tmp_path, "--existing-user", "--admin-password", OPERATOR_PASSWORD
         )
     )
@@ -88,35 +94,34 @@ async def test_account_create_refuses_an_existing_user_unless_told_so(
     await make_account(ctx, name="Beta", admin_email=FOUNDER, password=OPERATOR_PASSWORD)
     before = await state(ctx)
 
-    result = create_gamma(database_url, tmp_path, *options)
+    result = await create_gamma(database_url, tmp_path, *options)
 
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     assert mentions_existing_user_flag(result.stderr), result.stderr
     assert result.stdout == ""
     assert await state(ctx) == before
 
 
 async def test_existing_user_with_a_new_password_becomes_admin_and_only_that_password_works(
-    database_url: str, tmp_path: Path, client: httpx.AsyncClient, ctx: AppContext
+    client: httpx.AsyncClient, ctx: AppContext
 ) -> None:
     await attacker_sets_the_password(client, ctx, keep_member=False)
 
-    gamma = created(
-        create_gamma(
-            database_url, tmp_path, "--existing-user", "--admin-password", OPERATOR_PASSWORD
-        )
-    )
+    gamma = await create_account(
+        ctx.db, name="Gamma", admin_email=FOUNDER, existing_user=True,
+        admin_password=OPERATOR_PASSWORD,
+    )  # fmt: skip
 
-    assert await role_in(client, gamma["apiKey"]) == "ADMIN"
+    assert await role_in(client, gamma.api_key) == "ADMIN"
     attacker = await login(client, FOUNDER, ATTACKER_PASSWORD)
     assert answer(attacker) == (401, BAD_LOGIN), attacker.text
     founder = await login(client, FOUNDER, OPERATOR_PASSWORD)
     assert founder.status_code == 200, founder.text
-    assert founder.json()["accountId"] == gamma["accountId"]
+    assert founder.json()["accountId"] == gamma.account_id
 
 
 async def test_a_new_password_from_the_operator_ends_every_session_of_the_user(
-    database_url: str, tmp_path: Path, client: httpx.AsyncClient, ctx: AppContext
+    client: httpx.AsyncClient, ctx: AppContext
 ) -> None:
     acme, from_acceptance = await attacker_sets_the_password(client, ctx, keep_member=True)
     attacker = await login(client, FOUNDER, ATTACKER_PASSWORD)
@@ -125,11 +130,10 @@ async def test_a_new_password_from_the_operator_ends_every_session_of_the_user(
     for token in sessions:
         assert (await as_session(client, "getTeamData", token=token)).status_code == 200
 
-    gamma = created(
-        create_gamma(
-            database_url, tmp_path, "--existing-user", "--admin-password", OPERATOR_PASSWORD
-        )
-    )
+    gamma = await create_account(
+        ctx.db, name="Gamma", admin_email=FOUNDER, existing_user=True,
+        admin_password=OPERATOR_PASSWORD,
+    )  # fmt: skip
 
     for token in sessions:
         ended = await as_session(client, "getTeamData", token=token)
@@ -139,9 +143,9 @@ async def test_a_new_password_from_the_operator_ends_every_session_of_the_user(
     founder = await login(client, FOUNDER, OPERATOR_PASSWORD)
     assert founder.status_code == 200, founder.text
     token = session_token(founder)
-    if founder.json()["accountId"] != gamma["accountId"]:
+    if founder.json()["accountId"] != gamma.account_id:
         switched = await as_session(
-            client, "goToAccount", {"newAccountId": gamma["accountId"]}, token=token
+            client, "goToAccount", {"newAccountId": gamma.account_id}, token=token
         )
         assert switched.status_code == 200, switched.text
         token = session_token(switched)
@@ -150,32 +154,32 @@ async def test_a_new_password_from_the_operator_ends_every_session_of_the_user(
 
 
 async def test_existing_user_without_a_password_cannot_log_in_to_the_new_account_with_an_invite_set_password(  # noqa: E501
-    database_url: str, tmp_path: Path, client: httpx.AsyncClient, ctx: AppContext
+    client: httpx.AsyncClient, ctx: AppContext
 ) -> None:
     await attacker_sets_the_password(client, ctx, keep_member=False)
 
-    gamma = created(create_gamma(database_url, tmp_path, "--existing-user"))
+    gamma = await create_account(ctx.db, name="Gamma", admin_email=FOUNDER, existing_user=True)
 
-    assert await role_in(client, gamma["apiKey"]) == "ADMIN"
+    assert await role_in(client, gamma.api_key) == "ADMIN"
     attacker = await login(client, FOUNDER, ATTACKER_PASSWORD)
     assert answer(attacker) == (401, BAD_LOGIN), attacker.text
     assert set_cookies(attacker) == []
 
 
 async def test_existing_user_without_a_password_cannot_switch_to_the_new_account_with_an_invite_set_password(  # noqa: E501
-    database_url: str, tmp_path: Path, client: httpx.AsyncClient, ctx: AppContext
+    client: httpx.AsyncClient, ctx: AppContext
 ) -> None:
     acme, _ = await attacker_sets_the_password(client, ctx, keep_member=True)
 
-    gamma = created(create_gamma(database_url, tmp_path, "--existing-user"))
+    gamma = await create_account(ctx.db, name="Gamma", admin_email=FOUNDER, existing_user=True)
 
-    assert await role_in(client, gamma["apiKey"]) == "ADMIN"
+    assert await role_in(client, gamma.api_key) == "ADMIN"
     attacker = await login(client, FOUNDER, ATTACKER_PASSWORD)
     assert attacker.status_code == 200, attacker.text
     assert attacker.json()["accountId"] == acme.account_id  # the account whose link set it
     before = await state(ctx)
     switched = await as_session(
-        client, "goToAccount", {"newAccountId": gamma["accountId"]}, token=session_token(attacker)
+        client, "goToAccount", {"newAccountId": gamma.account_id}, token=session_token(attacker)
     )
     assert answer(switched) == (400, "Account not found"), switched.text
     assert set_cookies(switched) == []

@@ -3,19 +3,13 @@ The passwords an operator sets (the CLI, the setup page) are verified, and do.""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from teamgate.accounts.service import create_account
+from teamgate.accounts.service import create_account, issue_setup_token
 from teamgate.context import AppContext
-from teamgate.db import Database
 from tests.conftest import Member, make_account
 from tests.support.api import answer, call
 from tests.support.identity import (
@@ -32,7 +26,6 @@ from tests.support.identity import (
     role_in,
     state,
 )
-from tests.support.servers import free_port
 from tests.support.sessions import as_session, session_token, set_cookies
 
 # --- acceptance by an unverified user --------------------------------------------------------
@@ -80,7 +73,9 @@ async def test_the_account_whose_link_set_the_password_can_invite_them_again(
 async def test_a_founder_created_by_the_cli_accepts_invitations_with_their_password(
     database_url: str, tmp_path: Path, client: httpx.AsyncClient, ctx: AppContext
 ) -> None:
-    gamma = created(create_gamma(database_url, tmp_path, "--admin-password", OPERATOR_PASSWORD))
+    gamma = created(
+        await create_gamma(database_url, tmp_path, "--admin-password", OPERATOR_PASSWORD)
+    )
     acme = await make_account(ctx, name="Acme", admin_email="admin@acme.com")
     await allow_any_domain(client, acme)
 
@@ -92,67 +87,27 @@ async def test_a_founder_created_by_the_cli_accepts_invitations_with_their_passw
     assert await role_in(client, acme.api_key) == "MEMBER"
 
 
-def serve_first_run(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
-    """`teamgate serve` on a database without accounts: (the process, its origin, the one-time
-    setup token it printed), once it answers."""
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ, "TEAMGATE_DATABASE_URL": database_url,
-        "TEAMGATE_DATA_DIR": str(data_dir), "TEAMGATE_PUBLIC_URL": origin,
-    }  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "teamgate", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    token = None
-    deadline = time.monotonic() + 30
-    while token is None and time.monotonic() < deadline:
-        match = re.search(r"/setup\?token=(\S+)", proc.stdout.readline())
-        token = match.group(1) if match else None
-    assert token is not None, "serve printed no setup link"
-    while True:
-        try:
-            if httpx.get(f"{origin}/healthz", timeout=1).status_code == 200:
-                return proc, origin, token
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
-
-
-@pytest.mark.processes
 async def test_a_founder_from_the_setup_page_accepts_invitations_with_their_password(
-    database_url: str, tmp_path: Path
+    client: httpx.AsyncClient, ctx: AppContext
 ) -> None:
-    proc, origin, token = serve_first_run(database_url, tmp_path)
-    db = Database(database_url)
-    try:
-        async with httpx.AsyncClient(base_url=origin, timeout=30) as http:
-            form = {
-                "token": token, "accountName": "Gamma", "adminEmail": FOUNDER,
-                "adminName": "Founder", "password": OPERATOR_PASSWORD,
-            }  # fmt: skip
-            done = await http.post("/setup", data=form)
-            assert done.status_code == 200, done.text
-            created_acme = await create_account(
-                db, name="Acme", admin_email="admin@acme.com", admin_name="Ada"
-            )
-            acme = Member(
-                created_acme.user_id, "admin@acme.com", created_acme.api_key,
-                created_acme.account_id,
-            )  # fmt: skip
-            await allow_any_domain(http, acme)
+    token = await issue_setup_token(ctx.db)  # what `teamgate serve` prints on a first start
+    assert token is not None
+    form = {
+        "token": token, "accountName": "Gamma", "adminEmail": FOUNDER,
+        "adminName": "Founder", "password": OPERATOR_PASSWORD,
+    }  # fmt: skip
+    done = await client.post("/setup", data=form)
+    assert done.status_code == 200, done.text
+    created_acme = await create_account(
+        ctx.db, name="Acme", admin_email="admin@acme.com", admin_name="Ada"
+    )
+    acme = Member(
+        created_acme.user_id, "admin@acme.com", created_acme.api_key, created_acme.account_id,
+    )  # fmt: skip
+    await allow_any_domain(client, acme)
 
-            response = await accept(http, await invite(http, acme), OPERATOR_PASSWORD)
+    response = await accept(client, await invite(client, acme), OPERATOR_PASSWORD)
 
-            assert response.status_code == 200, response.text
-            assert response.json()["accountId"] == acme.account_id
-            assert await role_in(http, acme.api_key) == "MEMBER"
-    finally:
-        await db.dispose()
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["accountId"] == acme.account_id
+    assert await role_in(client, acme.api_key) == "MEMBER"

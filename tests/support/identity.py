@@ -9,19 +9,18 @@ their password through the link.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
+from typer.testing import Result
 
 from teamgate.context import AppContext
 from teamgate.models import account_email_domains, accounts
 from tests.conftest import Member, make_account
 from tests.support.api import call
-from tests.support.cli import teamgate_process
+from tests.support.cli import teamgate_in_process
 from tests.support.sessions import session_token
 from tests.support.state import snapshot
 
@@ -78,18 +77,16 @@ async def attacker_sets_the_password(
     return acme, token
 
 
-def create_gamma(
-    database_url: str, tmp_path: Path, *options: str
-) -> subprocess.CompletedProcess[str]:
+async def create_gamma(database_url: str, data_dir: Path, *options: str) -> Result:
     """The operator runs `teamgate account create` for the founder of Gamma."""
-    return teamgate_process(
-        database_url, tmp_path, "account", "create", "--name", "Gamma",
+    return await teamgate_in_process(
+        database_url, data_dir, "account", "create", "--name", "Gamma",
         "--admin-email", FOUNDER, *options, "--json",
     )  # fmt: skip
 
 
-def created(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert result.returncode == 0, result.stderr
+def created(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, (result.stderr, result.exception)
     printed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return printed
 
@@ -101,10 +98,6 @@ async def state(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:
         for name, table in (("accounts", accounts), ("domains", account_email_domains)):
             tables[name] = sorted(tuple(row) for row in await conn.execute(select(table)))
     return tables
-
-
-def mentions_existing_user_flag(stderr: str) -> bool:
-    return "--existing-user" in re.sub(r"\s+", "", stderr)  # the console may wrap the line
 
 
 async def role_in(client: httpx.AsyncClient, key: str, email: str = FOUNDER) -> str | None:
