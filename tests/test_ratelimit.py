@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,13 @@ from tests.support import PASSWORD, PUBLIC_ORIGIN
 from tests.support.api import call, error_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
+
+
+async def close_redis(app: Any) -> None:
+    """The app's lifespan disposes of its database, not of the rate limiter's Redis client:
+    close its connections, or they are left for the garbage collector to warn about in a later
+    test."""
+    app.state.ctx.limits.storage.bridge.storage.connection_pool.disconnect()
 
 
 @pytest.fixture
@@ -38,6 +46,7 @@ async def two_nodes(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]
         clients = []
         for _ in range(2):
             app = create_app(shared)
+            stack.push_async_callback(close_redis, app)
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             clients.append(

@@ -34,13 +34,22 @@ async def migrate_database(url: str) -> None:
 
 
 def clear_postgres(url: str) -> None:
-    """Empty every table of the migrated PostgreSQL database at ``url``, ids restarting at 1."""
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    """Empty every table of the migrated PostgreSQL database at ``url``, ids restarting at 1.
+
+    DELETE, children first, then every sequence reset, in one round trip: on tables this small
+    it takes a few milliseconds where TRUNCATE (new files for every table) takes tens.
+    """
+    statements = [str(table.delete()) for table in reversed(metadata.sorted_tables)]
+    statements.append(
+        "SELECT setval(c.oid, 1, false) FROM pg_class c"
+        " WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"
+    )
+    script = "BEGIN; " + "; ".join(statements) + "; COMMIT"
 
     async def run() -> None:
         conn = await asyncpg.connect(pg_dsn(url))
         try:
-            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            await conn.execute(script)
         finally:
             await conn.close()
 
