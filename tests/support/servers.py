@@ -49,16 +49,17 @@ def start_cheap_servers(
         for port in ports
     ]  # fmt: skip
     deadline = time.monotonic() + 30
-    for origin, proc in zip(origins, procs, strict=True):
-        while True:
-            assert proc.poll() is None, "server exited during start-up"
-            try:
-                if httpx.get(f"{origin}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    with httpx.Client(timeout=1) as http:  # one client: each new one loads the CA bundle
+        for origin, proc in zip(origins, procs, strict=True):
+            while True:
+                assert proc.poll() is None, "server exited during start-up"
+                try:
+                    if http.get(f"{origin}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
     return procs, origins
 
 
@@ -106,14 +107,15 @@ def start_server(
         )  # fmt: skip
     server = Server(origin, port, proc, log)
     deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited during start-up:\n{server.stop()}")
-        try:
-            if httpx.get(f"{origin}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"server did not start:\n{server.stop()}")
-        time.sleep(0.1)
+    with httpx.Client(timeout=1) as http:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited during start-up:\n{server.stop()}")
+            try:
+                if http.get(f"{origin}/healthz").status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not start:\n{server.stop()}")
+            time.sleep(0.1)
