@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +17,7 @@ from typer.testing import CliRunner
 
 from teamgate import cli, migrate, models
 from teamgate.db import Database
-from tests.support.backends import BACKENDS, POSTGRES_ADMIN_URL, pg_dsn
+from tests.support.backends import BACKENDS, POSTGRES_ADMIN_URL, migrate_database, pg_dsn
 
 
 async def _admin_sql(sql: str) -> None:
@@ -26,24 +28,41 @@ async def _admin_sql(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(params=BACKENDS)
-async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database of each backend that no migration has touched yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
+@contextlib.contextmanager
+def _untouched_database(backend: str, directory: Path) -> Iterator[str]:
+    """A database of the backend that no migration has touched yet, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'empty.db'}"
         return
     name = f"teamgate_migrations_{secrets.token_hex(4)}"
-    await _admin_sql(f'CREATE DATABASE "{name}"')
+    asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        await _admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        asyncio.run(_admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each backend that no migration has touched yet."""
+    with _untouched_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def migrated_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of each backend that the migrations built, once for this module: the checks
+    that use it only read its schema."""
+    with _untouched_database(request.param, tmp_path_factory.mktemp("migrated")) as url:
+        asyncio.run(migrate_database(url))
+        yield url
 
 
 @pytest.fixture
-async def migrated(empty_database_url: str) -> AsyncIterator[Database]:
-    database = Database(empty_database_url)
-    await migrate.upgrade(database)
+async def migrated(migrated_url: str) -> AsyncIterator[Database]:
+    database = Database(migrated_url)
     yield database
     await database.dispose()
 
