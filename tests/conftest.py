@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import fastapi.dependencies.models
 import httpx
 import pytest
 from sqlalchemy import insert, select, update
@@ -53,25 +52,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     not scan it again (full collections are then fewer and cheaper)."""
     gc.collect()
     gc.freeze()
-
-
-# FastAPI memoizes facts about endpoint functions in module-level LRU caches of 4,096 entries.
-# create_app's endpoints close over the app's context, so every app a test made, with its
-# engines and their compiled statements, would stay alive to the end of the run: the heap grows
-# and each full garbage collection scans all of it again.
-_FASTAPI_CALLABLE_CACHES = (
-    "_is_gen_callable_cached", "_is_async_gen_callable_cached", "_is_coroutine_callable_cached",
-)  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _forget_the_apps_of_the_test() -> Iterator[None]:
-    """After each test (and its fixtures), FastAPI's caches let its apps go."""
-    yield
-    for name in _FASTAPI_CALLABLE_CACHES:
-        cache = getattr(fastapi.dependencies.models, name, None)
-        if cache is not None:
-            cache.cache_clear()
 
 
 @pytest.fixture(scope="session")

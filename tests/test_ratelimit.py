@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from typing import Any
 
 import httpx
 import pytest
@@ -21,13 +20,6 @@ from tests.support import PASSWORD, PUBLIC_ORIGIN
 from tests.support.api import call, error_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
-
-
-async def close_redis(app: Any) -> None:
-    """The app's lifespan disposes of its database, not of the rate limiter's Redis client:
-    close its connections, or they are left for the garbage collector to warn about in a later
-    test."""
-    app.state.ctx.limits.storage.bridge.storage.connection_pool.disconnect()
 
 
 @pytest.fixture
@@ -46,7 +38,6 @@ async def two_nodes(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]
         clients = []
         for _ in range(2):
             app = create_app(shared)
-            stack.push_async_callback(close_redis, app)
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             clients.append(
@@ -137,3 +128,16 @@ async def test_rate_limit_storage_down_is_a_503(settings: Settings, ctx: AppCont
             response = await call(http, "login", {"email": "a@acme.com", "password": PASSWORD})
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
+
+
+async def test_an_app_closes_its_redis_connections_when_it_stops(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"rate_limit_storage": REDIS_URL}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_ORIGIN) as http:
+            await call(http, "login", {"email": "ada@acme.com", "password": "wrong password"})
+        # `limits` wraps a Redis client with no public way to see its connections: look in it.
+        pool = app.state.ctx.limits.storage.bridge.storage.connection_pool
+        connections = [*pool._available_connections, *pool._in_use_connections]
+        assert any(connection.is_connected for connection in connections)
+    assert not any(connection.is_connected for connection in connections)

@@ -15,7 +15,7 @@ from teamgate.accounts.routes import router as accounts_router
 from teamgate.auth.caller import Credential, credential
 from teamgate.auth.routes import router as auth_router
 from teamgate.config import Settings
-from teamgate.context import AppContext
+from teamgate.context import AppContext, get_context
 from teamgate.db import Database
 from teamgate.http import EdgeMiddleware, json_response, redact_access_log
 from teamgate.invitations.routes import router as invitations_router
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await ctx.db.dispose()
+        await ctx.limits.close()
 
     redact_access_log()
     app = FastAPI(title="teamgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
@@ -81,10 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (team_router, invitations_router, auth_router, accounts_router, pages_router):
         app.include_router(router)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> Response:
-        async with ctx.db.read() as conn:
-            await conn.exec_driver_sql("SELECT 1")
-        return json_response({"status": "ok"})
-
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     return app
+
+
+async def healthz(request: Request) -> Response:
+    """200 while the process can reach its database."""
+    async with get_context(request).db.read() as conn:
+        await conn.exec_driver_sql("SELECT 1")
+    return json_response({"status": "ok"})

@@ -40,6 +40,14 @@ class Limits:
         self.accept_per_client = parse(settings.rate_limit_accept_per_client)
         self.invite_per_account = parse(settings.rate_limit_invite_per_account)
 
+    async def close(self) -> None:
+        """Close the storage's connections, if it holds any (Redis). `limits` has no call for
+        this: reach the client its Redis storage wraps."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+
     async def take(self, item: RateLimitItem, *key: str) -> None:
         """Count one use, or raise 429 (counting nothing) when the budget is already spent."""
         (await self.reserve(item, *key)).check()
