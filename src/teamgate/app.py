@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from teamgate import __version__, errors
@@ -22,7 +23,8 @@ from teamgate.invitations.routes import router as invitations_router
 from teamgate.ratelimit import Limits
 from teamgate.team.routes import get_team_data
 from teamgate.team.routes import router as team_router
-from teamgate.web.pages import router as pages_router
+from teamgate.web import router as pages_router
+from teamgate.web import site
 
 DESCRIPTION = """Who is in a workspace, with which role, and who is invited.
 
@@ -77,12 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="teamgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx
     errors.install(app)
+    site.install(app)
     app.add_middleware(FastLane, routes={("POST", "/api/getTeamData"): get_team_data})
     app.add_middleware(EdgeMiddleware)  # added last: outermost, so the fast lane gets it too
     for router in (team_router, invitations_router, auth_router, accounts_router, pages_router):
         app.include_router(router)
 
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=site.STATIC_DIR), name="static")
     return app
 
 

@@ -26,6 +26,7 @@ from tests.support.identity import (
     role_in,
     state,
 )
+from tests.support.pages import submit
 from tests.support.sessions import as_session, session_token, set_cookies
 
 # --- acceptance by an unverified user --------------------------------------------------------
@@ -96,8 +97,9 @@ async def test_a_founder_from_the_setup_page_accepts_invitations_with_their_pass
         "token": token, "accountName": "Gamma", "adminEmail": FOUNDER,
         "adminName": "Founder", "password": OPERATOR_PASSWORD,
     }  # fmt: skip
-    done = await client.post("/setup", data=form)
-    assert done.status_code == 200, done.text
+    done = await submit(client, f"/setup?token={token}", "/setup", form)
+    assert done.status_code == 303, done.text
+    client.cookies.clear()
     created_acme = await create_account(
         ctx.db, name="Acme", admin_email="admin@acme.com", admin_name="Ada"
     )

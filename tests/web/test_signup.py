@@ -22,7 +22,7 @@ from tests.support.invitations import (
     refused_accept,
     role_in,
 )
-from tests.support.sessions import SESSION_COOKIE
+from tests.support.pages import post_form, session_cookie_set, submit
 from tests.support.state import snapshot
 
 
@@ -38,12 +38,12 @@ async def test_opening_the_signup_page_consumes_nothing(
     for _ in range(3):
         page = await client.get(link)
         assert page.status_code == 200
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
         assert page.headers["content-type"].startswith("text/html")
         assert "bob@acme.com" in page.text
         assert "DEVELOPER" in page.text
         assert "Acme" in page.text
-        assert "set-cookie" not in page.headers
+        assert not session_cookie_set(page)
 
     assert await snapshot(ctx) == before
     response = await accept(client, code)
@@ -68,37 +68,46 @@ async def test_signup_page_with_an_invalid_code(
     ]:
         page = await client.get("/signup", params=params)
         assert page.status_code == 400
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
         assert ASK_ADMIN in page.text
         assert "bob@acme.com" not in page.text
     assert await snapshot(ctx) == before
 
 
-async def test_signup_form_accepts_once(client: httpx.AsyncClient, ctx: AppContext) -> None:
+async def test_signup_form_accepts_once_and_lands_on_the_team_page(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
     admin = await make_account(ctx, password=None)
     code = await invited_code(client, admin.api_key, "bob@acme.com", "VIEWER")
-    form = {"inviteCode": code, "name": "Bob Builder", "password": NEW_PASSWORD}
+    page = await client.get("/signup", params={"signupInvitationCode": code})
+    form = {"name": "Bob Builder", "password": NEW_PASSWORD}
 
     before = await snapshot(ctx)
-    short = await client.post("/signup", data={**form, "password": "short"})
+    short = await submit(client, page, "/signup", {**form, "password": "short"})
     assert short.status_code == 400
-    assert short.headers["referrer-policy"] == "no-referrer"
+    assert short.headers["referrer-policy"] == "same-origin"
+    assert "Password must be 8 to 128 characters" in short.text
+    assert not session_cookie_set(short)
     assert await snapshot(ctx) == before
 
-    joined = await client.post("/signup", data=form)
+    joined = await submit(client, page, "/signup", form)
 
-    assert joined.status_code == 200, joined.text
-    assert joined.headers["referrer-policy"] == "no-referrer"
-    assert joined.headers["set-cookie"].startswith(f"{SESSION_COOKIE}=")
-    assert "Acme" in joined.text
+    assert joined.status_code == 303, joined.text
+    assert joined.headers["location"] == "/team"
+    assert session_cookie_set(joined)
+    team = await client.get("/team")
+    assert "Welcome to Acme: you joined as VIEWER." in team.text
+    assert "Bob Builder" in team.text
     assert await role_in(ctx, admin.account_id, "bob@acme.com") == "VIEWER"
     assert await invitation_row(ctx, admin.account_id, "bob@acme.com") is None
 
     before = await snapshot(ctx)
-    again = await client.post("/signup", data=form)
+    reopened = await client.get("/signup", params={"signupInvitationCode": code})
+    assert reopened.status_code == 400  # the link is used: the page says so
+    again = await post_form(client, "/signup", {**form, "inviteCode": code})
     assert again.status_code == 400
     assert ASK_ADMIN in again.text
-    assert "set-cookie" not in again.headers
+    assert not session_cookie_set(again)
     assert await snapshot(ctx) == before
     await refused_accept(client, ctx, {"inviteCode": code, "password": NEW_PASSWORD})
 
@@ -108,13 +117,19 @@ async def test_signup_form_from_a_foreign_origin_is_refused(
 ) -> None:
     admin = await make_account(ctx, password=None)
     code = await invited_code(client, admin.api_key, "bob@acme.com", "VIEWER")
-    form = {"inviteCode": code, "name": "Bob Builder", "password": NEW_PASSWORD}
+    page = await client.get("/signup", params={"signupInvitationCode": code})
+    form = {"name": "Bob Builder", "password": NEW_PASSWORD}
     before = await snapshot(ctx)
 
-    forged = await client.post("/signup", data=form, headers={"Origin": "https://evil.example.org"})
-
-    assert forged.status_code == 403
-    assert "set-cookie" not in forged.headers
+    for foreign in (
+        {"Origin": "https://evil.example.org"},
+        {"Origin": "null"},  # what a no-referrer page would make the browser send
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        forged = await submit(client, page, "/signup", form, headers=foreign)
+        assert forged.status_code == 403, foreign
+        assert "Cross-origin request refused" in forged.text
+        assert not session_cookie_set(forged)
     assert await snapshot(ctx) == before
-    own = await client.post("/signup", data=form, headers={"Origin": "http://testserver"})
-    assert own.status_code == 200
+    own = await submit(client, page, "/signup", form, headers={"Origin": "http://testserver"})
+    assert own.status_code == 303

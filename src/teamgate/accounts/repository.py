@@ -31,6 +31,13 @@ async def name_of(conn: AsyncConnection, account_id: int) -> str | None:
     return name
 
 
+async def names_of(conn: AsyncConnection, account_ids: list[int]) -> dict[int, str]:
+    rows = await conn.execute(
+        select(accounts.c.id, accounts.c.name).where(accounts.c.id.in_(account_ids))
+    )
+    return {account_id: name for account_id, name in rows}
+
+
 async def lock(conn: AsyncConnection, account_id: int) -> None:
     """Serialise the writes that guard one account's invariants (PostgreSQL; SQLite's writer
     already holds the database lock). ``FOR NO KEY UPDATE`` conflicts with itself but not with

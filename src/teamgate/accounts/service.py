@@ -43,27 +43,23 @@ class SetupLinkInvalid(AppError):
 class CreatedAccount:
     account_id: int
     user_id: int
-    api_key: str
+    api_key: str  # the founding admin's key, shown once
 
 
-async def create_account(
-    db: Database,
-    *,
-    name: str,
-    admin_email: str,
-    admin_name: str | None = None,
-    admin_password: str | None = None,
-    setup_token: str | None = None,
-    existing_user: bool = False,
-) -> CreatedAccount:
-    """The account, its founding ADMIN and an API key for them.
+@dataclass(frozen=True, slots=True)
+class _Founder:
+    """A new account's name and its founding admin, checked (and the password hashed) before
+    any transaction opens."""
 
-    An email that belongs to a user already is refused unless ``existing_user``: that user then
-    joins as the ADMIN, and with ``admin_password`` their password is replaced (the operator
-    vouches for the identity: it counts as verified) and every session of theirs ends. A
-    password is never silently ignored. The founder's domain becomes the account's allowed
-    email domain, unless it is a public mail provider: then invitations may go to any address.
-    """
+    account_name: str
+    email: str
+    user_name: str
+    password_hash: str | None
+
+
+async def _founder(
+    name: str, admin_email: str, admin_name: str | None, admin_password: str | None
+) -> _Founder:
     account_name = display_name(name, "Account name")
     try:
         email = canonical_email(admin_email)
@@ -76,41 +72,88 @@ async def create_account(
         if problem:
             raise AppError(problem)
         password_hash = await hash_password(admin_password)
+    return _Founder(account_name, email, user_name, password_hash)
+
+
+async def _found(tx: unit.Tx, founder: _Founder, *, existing_user: bool) -> tuple[int, int]:
+    """The account and its ADMIN, in the caller's transaction: (account id, user id)."""
+    conn = tx.conn
+    # The first-run link only ever creates the first account; once one exists it is moot.
+    await repo.clear_setup_tokens(conn)
+    account_id = await repo.create(conn, founder.account_name, tx.at)
+    domain = email_domain(founder.email)
+    if domain not in PUBLIC_MAIL_DOMAINS:
+        await repo.set_allowed_domains(conn, account_id, {domain})
+    user_id = await users.create(
+        conn,
+        email=founder.email,
+        name=founder.user_name,
+        password_hash=founder.password_hash,
+        at=tx.at,
+    )
+    if user_id is None:
+        existing = await users.by_email(conn, founder.email)
+        assert existing is not None
+        if not existing_user:
+            raise UserExists()
+        user_id = existing.id
+        if founder.password_hash is not None:
+            await users.replace_password(conn, user_id, founder.password_hash)
+            await credentials.delete_sessions_of_user(conn, user_id)
+            await tx.record("user.password_replace", account_id=account_id, target=founder.email)
+    await team.add_member(
+        conn, account_id=account_id, user_id=user_id, role=Role.ADMIN.value, at=tx.at
+    )
+    await tx.record(
+        "account.create", account_id=account_id, actor_user_id=user_id, target=founder.email
+    )
+    return account_id, user_id
+
+
+async def create_account(
+    db: Database,
+    *,
+    name: str,
+    admin_email: str,
+    admin_name: str | None = None,
+    admin_password: str | None = None,
+    existing_user: bool = False,
+) -> CreatedAccount:
+    """The account, its founding ADMIN and an API key for them (the operator's command).
+
+    An email that belongs to a user already is refused unless ``existing_user``: that user then
+    joins as the ADMIN, and with ``admin_password`` their password is replaced (the operator
+    vouches for the identity: it counts as verified) and every session of theirs ends. A
+    password is never silently ignored. The founder's domain becomes the account's allowed
+    email domain, unless it is a public mail provider: then invitations may go to any address.
+    """
+    founder = await _founder(name, admin_email, admin_name, admin_password)
     async with unit.transaction(db) as tx:
-        conn = tx.conn
-        if setup_token is not None:
-            used = await repo.use_setup_token(conn, token_hash(setup_token), tx.at)
-            if not used or await repo.count(conn):
-                raise SetupLinkInvalid()
-        # The first-run link only ever creates the first account; once one exists it is moot.
-        await repo.clear_setup_tokens(conn)
-        account_id = await repo.create(conn, account_name, tx.at)
-        domain = email_domain(email)
-        if domain not in PUBLIC_MAIL_DOMAINS:
-            await repo.set_allowed_domains(conn, account_id, {domain})
-        user_id = await users.create(
-            conn, email=email, name=user_name, password_hash=password_hash, at=tx.at
-        )
-        if user_id is None:
-            existing = await users.by_email(conn, email)
-            assert existing is not None
-            if not existing_user:
-                raise UserExists()
-            user_id = existing.id
-            if password_hash is not None:
-                await users.replace_password(conn, user_id, password_hash)
-                await credentials.delete_sessions_of_user(conn, user_id)
-                await tx.record("user.password_replace", account_id=account_id, target=email)
-        await team.add_member(
-            conn, account_id=account_id, user_id=user_id, role=Role.ADMIN.value, at=tx.at
-        )
+        account_id, user_id = await _found(tx, founder, existing_user=existing_user)
         key = await credentials.create_api_key(
-            conn, account_id=account_id, user_id=user_id, name=FOUNDING_KEY_NAME, at=tx.at
-        )
-        await tx.record(
-            "account.create", account_id=account_id, actor_user_id=user_id, target=email
+            tx.conn, account_id=account_id, user_id=user_id, name=FOUNDING_KEY_NAME, at=tx.at
         )
     return CreatedAccount(account_id, user_id, key.key)
+
+
+async def set_up(
+    db: Database,
+    *,
+    token: str,
+    name: str,
+    admin_email: str,
+    admin_name: str | None,
+    admin_password: str,
+) -> int:
+    """The first account, through the one-time setup link; its id. No API key is made here:
+    the admin makes keys on the keys page, where each is shown once."""
+    founder = await _founder(name, admin_email, admin_name, admin_password)
+    async with unit.transaction(db) as tx:
+        used = await repo.use_setup_token(tx.conn, token_hash(token), tx.at)
+        if not used or await repo.count(tx.conn):
+            raise SetupLinkInvalid()
+        account_id, _ = await _found(tx, founder, existing_user=False)
+    return account_id
 
 
 async def issue_setup_token(db: Database) -> str | None:

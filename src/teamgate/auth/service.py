@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from teamgate import unit
 from teamgate.accounts import repository as accounts
 from teamgate.auth import repository as repo
-from teamgate.auth.caller import Credential
+from teamgate.auth.caller import Caller, Credential
 from teamgate.auth.repository import ApiKey, NewApiKey
 from teamgate.context import AppContext
 from teamgate.db import Database
@@ -151,6 +151,37 @@ async def delete_api_key(db: Database, cred: Credential, key_id: Parsed[int]) ->
             raise AppError(API_KEY_NOT_FOUND)
         await tx.record("api_key.delete", target=str(chosen))
     return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChoice:
+    account_id: int
+    name: str
+    role: str
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A caller and the accounts they may be in: theirs, in joining order (for an unverified
+    user, only the account whose link set their password)."""
+
+    caller: Caller
+    accounts: list[AccountChoice]
+
+
+async def signed_in(db: Database, cred: Credential) -> SignedIn:
+    async with unit.reading(db, cred, Action.READ_TEAM) as view:
+        caller = view.caller
+        joined = await team.memberships_of(view.conn, caller.user_id)
+        if caller.unverified_account_id is not None:
+            joined = [(a, r) for a, r in joined if a == caller.unverified_account_id]
+        names = await accounts.names_of(view.conn, [account_id for account_id, _ in joined])
+    choices = [
+        AccountChoice(account_id, names[account_id], role, account_id == caller.account_id)
+        for account_id, role in joined
+    ]
+    return SignedIn(caller, choices)
 
 
 async def switch_account(ctx: AppContext, cred: Credential, account_id: Parsed[int]) -> Switched:

@@ -53,8 +53,10 @@ class Invite:
 
 @dataclass(frozen=True, slots=True)
 class Invited:
-    link: str
+    email: str
     role: str
+    link: str  # shown to the inviter once; never stored or listed
+    expires_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,7 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
         await budget.cancel()
         raise
     code = codes.sign(ctx.settings.signing_key, claims, tx.at)
-    return Invited(codes.link(origin, code, email), role)
+    return Invited(email, role, codes.link(origin, code, email), claims.expires_at)
 
 
 async def preview(ctx: AppContext, code: str | None) -> Preview | None:

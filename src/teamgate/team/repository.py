@@ -1,9 +1,5 @@
-"""The ``memberships`` and ``custom_roles`` tables: every query on them, and the team list.
-
-The team list (getTeamData) is the one read that spans tables it does not own (users and
-invitations): it is rendered to JSON by the database in the statement that authenticates the
-caller, because it runs on every dashboard refresh.
-"""
+"""The ``memberships`` and ``custom_roles`` tables: every query on them (the team list, which
+spans members, users and invitations, is ``team/listing.py``)."""
 
 from __future__ import annotations
 
@@ -12,78 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from teamgate.db import Database, dialect_insert
+from teamgate.db import dialect_insert
 from teamgate.models import custom_roles, memberships
 from teamgate.roles import BUILT_IN, Role, built_in
-
-# The team list is rendered to JSON by the database, in the same query that authenticates the
-# caller: one round trip, no per-row Python work. ``c`` is the caller's membership.
-_TEAM_OF_CALLER = {
-    "postgresql": """
-        SELECT coalesce(json_agg(t.doc ORDER BY t.kind, t.ord), '[]'::json)::text FROM (
-          SELECT 0 AS kind, m.id AS ord, json_build_object(
-                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
-          FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.account_id = c.account_id
-          UNION ALL
-          SELECT 1, i.id, json_build_object(
-                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
-                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
-                   'isInvitation', true, 'invitedRole', i.role,
-                   'expiresAt', i.expires_at, 'expired', i.expires_at <= :now)
-          FROM invitations i
-          WHERE i.account_id = c.account_id
-        ) t
-    """,
-    "sqlite": """
-        SELECT coalesce(json_group_array(json(t.doc)), '[]') FROM (
-          SELECT 0 AS kind, m.id AS ord, json_object(
-                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
-          FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.account_id = c.account_id
-          UNION ALL
-          SELECT 1, i.id, json_object(
-                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
-                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
-                   'isInvitation', json('true'), 'invitedRole', i.role,
-                   'expiresAt', i.expires_at,
-                   'expired',
-                   CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END)
-          FROM invitations i
-          WHERE i.account_id = c.account_id
-          ORDER BY kind, ord
-        ) t
-    """,
-}
-_CALLER = {
-    "api_key": """
-        SELECT m.account_id FROM api_keys k
-        JOIN memberships m ON m.account_id = k.account_id AND m.user_id = k.user_id
-        WHERE k.key_hash = :token
-    """,
-    "session": """
-        SELECT m.account_id FROM sessions s
-        JOIN memberships m ON m.account_id = s.account_id AND m.user_id = s.user_id
-        WHERE s.id_hash = :token AND s.expires_at > :now
-    """,
-}
-TEAM_JSON_FOR_CALLER = {
-    # Composed from the constant fragments above only; values travel as parameters.
-    (dialect, kind): f"WITH c AS ({caller}) SELECT ({team}) FROM c"  # noqa: S608
-    for dialect, team in _TEAM_OF_CALLER.items()
-    for kind, caller in _CALLER.items()
-}
-
-
-async def team_json_for(db: Database, kind: str, token_hash: str, at: int) -> str | None:
-    """The caller's team as JSON text, or None when the credential does not (or no longer) work.
-
-    Every role may read the team, so membership is the whole permission check.
-    """
-    row = await db.raw.fetchrow(
-        TEAM_JSON_FOR_CALLER[db.dialect, kind], {"token": token_hash, "now": at}
-    )
-    return row[0] if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +95,16 @@ async def first_account_of(conn: AsyncConnection, user_id: int) -> int | None:
         )
     ).scalar_one_or_none()
     return account_id
+
+
+async def memberships_of(conn: AsyncConnection, user_id: int) -> list[tuple[int, str]]:
+    """(account id, role name) of every account the user belongs to, in joining order."""
+    rows = await conn.execute(
+        select(memberships.c.account_id, memberships.c.role)
+        .where(memberships.c.user_id == user_id)
+        .order_by(memberships.c.id)
+    )
+    return [(account_id, role) for account_id, role in rows]
 
 
 async def roles_of_members(conn: AsyncConnection, account_id: int) -> dict[int, str]:

@@ -14,7 +14,9 @@ from teamgate.errors import AppError, Unauthorized
 from teamgate.inputs import Parsed, valid
 from teamgate.invitations import repository as invitations
 from teamgate.roles import Action, Role
+from teamgate.team import listing
 from teamgate.team import repository as repo
+from teamgate.team.listing import Entry, Filter
 from teamgate.users import repository as users
 
 LAST_ADMIN = "An account must keep at least one ADMIN"
@@ -50,10 +52,64 @@ async def team_json(db: Database, cred: Credential) -> str:
 
     Every role may read the team, so membership is the whole permission check.
     """
-    team = await repo.team_json_for(db, cred.kind, cred.token_hash, now())
+    team = await listing.team_json_for(db, cred.kind, cred.token_hash, now())
     if team is None:
         raise Unauthorized()
     return team
+
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TeamQuery:
+    search: str | None = None
+    role: str | None = None
+    after: tuple[int, int] | None = None  # the last entry of the previous page
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    """One page of the team as a caller sees it, with what the caller may do."""
+
+    caller: Caller
+    entries: list[Entry]
+    next_after: tuple[int, int] | None  # None on the last page
+    member_count: int  # matching the query
+    invitation_count: int
+    roles: list[str]  # every role of the account, built-in first
+    assignable_roles: list[str]  # those the caller may give
+
+
+async def team_view(
+    db: Database, cred: Credential, query: TeamQuery, *, limit: int = PAGE_SIZE
+) -> TeamView:
+    """A page of members and invitations (members first), filtered, for any size of team."""
+    async with unit.reading(db, cred, Action.READ_TEAM) as view:
+        caller, conn = view.caller, view.conn
+        where = Filter(search=query.search, role=query.role)
+        found = await listing.page(
+            conn, caller.account_id, where, after=query.after, limit=limit + 1
+        )
+        members, pending = await listing.counts(conn, caller.account_id, where)
+        roles = list(await repo.role_bases(conn, caller.account_id))
+        assignable = await repo.assignable_roles(conn, caller.account_id, caller.base_role)
+    entries = found[:limit]
+    next_after = entries[-1].cursor if len(found) > limit else None
+    return TeamView(caller, entries, next_after, members, pending, roles, assignable)
+
+
+async def entry_for(db: Database, cred: Credential, email: Parsed[str]) -> Entry | None:
+    """The member or the pending invitation with this email (a member first)."""
+    async with unit.reading(db, cred, Action.READ_TEAM) as view:
+        found = await listing.page(
+            view.conn,
+            view.caller.account_id,
+            Filter(email=valid(email)),
+            after=None,
+            limit=1,
+        )
+    return found[0] if found else None
 
 
 async def role_hierarchy(db: Database, cred: Credential) -> list[str]:

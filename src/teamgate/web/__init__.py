@@ -1,0 +1,11 @@
+"""The site: server-rendered pages over the same services as the API (see ``site.py``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from teamgate.web import account_settings, keys, login, onboarding, team
+
+router = APIRouter(include_in_schema=False)
+for pages in (login, onboarding, team, keys, account_settings):
+    router.include_router(pages.router)

@@ -1,0 +1,214 @@
+"""The team list: members and pending invitations together.
+
+The one read model that spans tables it does not own (memberships, users, invitations): both
+forms of the list need them in one statement. ``team_json_for`` serves getTeamData, rendered to
+JSON by the database in the statement that authenticates the caller (it runs on every dashboard
+refresh); ``page`` serves the team page, a filtered page at a time, for teams of any size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, Select, false, func, literal, null, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from teamgate.db import Database
+from teamgate.models import invitations, memberships, users
+
+# The team list is rendered to JSON by the database, in the same query that authenticates the
+# caller: one round trip, no per-row Python work. ``c`` is the caller's membership.
+_TEAM_OF_CALLER = {
+    "postgresql": """
+        SELECT coalesce(json_agg(t.doc ORDER BY t.kind, t.ord), '[]'::json)::text FROM (
+          SELECT 0 AS kind, m.id AS ord, json_build_object(
+                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
+          FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.account_id = c.account_id
+          UNION ALL
+          SELECT 1, i.id, json_build_object(
+                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
+                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
+                   'isInvitation', true, 'invitedRole', i.role,
+                   'expiresAt', i.expires_at, 'expired', i.expires_at <= :now)
+          FROM invitations i
+          WHERE i.account_id = c.account_id
+        ) t
+    """,
+    "sqlite": """
+        SELECT coalesce(json_group_array(json(t.doc)), '[]') FROM (
+          SELECT 0 AS kind, m.id AS ord, json_object(
+                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
+          FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.account_id = c.account_id
+          UNION ALL
+          SELECT 1, i.id, json_object(
+                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
+                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
+                   'isInvitation', json('true'), 'invitedRole', i.role,
+                   'expiresAt', i.expires_at,
+                   'expired',
+                   CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END)
+          FROM invitations i
+          WHERE i.account_id = c.account_id
+          ORDER BY kind, ord
+        ) t
+    """,
+}
+_CALLER = {
+    "api_key": """
+        SELECT m.account_id FROM api_keys k
+        JOIN memberships m ON m.account_id = k.account_id AND m.user_id = k.user_id
+        WHERE k.key_hash = :token
+    """,
+    "session": """
+        SELECT m.account_id FROM sessions s
+        JOIN memberships m ON m.account_id = s.account_id AND m.user_id = s.user_id
+        WHERE s.id_hash = :token AND s.expires_at > :now
+    """,
+}
+TEAM_JSON_FOR_CALLER = {
+    # Composed from the constant fragments above only; values travel as parameters.
+    (dialect, kind): f"WITH c AS ({caller}) SELECT ({team}) FROM c"  # noqa: S608
+    for dialect, team in _TEAM_OF_CALLER.items()
+    for kind, caller in _CALLER.items()
+}
+
+
+async def team_json_for(db: Database, kind: str, token_hash: str, at: int) -> str | None:
+    """The caller's team as JSON text, or None when the credential does not (or no longer) work.
+
+    Every role may read the team, so membership is the whole permission check.
+    """
+    row = await db.raw.fetchrow(
+        TEAM_JSON_FOR_CALLER[db.dialect, kind], {"token": token_hash, "now": at}
+    )
+    return row[0] if row is not None else None
+
+
+MEMBER, INVITATION = 0, 1  # the two kinds of entry, members first
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One row of the team list: a member, or a pending invitation."""
+
+    kind: int  # MEMBER or INVITATION
+    id: int  # the membership's or the invitation's id: with ``kind``, the place in the list
+    user_id: int | None  # members only
+    email: str
+    name: str | None
+    role: str
+    inviter_id: int | None  # invitations only
+    inviter_name: str | None
+    created_at: int
+    expires_at: int | None  # invitations only
+
+    @property
+    def is_invitation(self) -> bool:
+        return self.kind == INVITATION
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        return self.kind, self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    search: str | None = None  # a prefix of the email or of the name, any case
+    role: str | None = None  # exact role name (the invited role, for invitations)
+    email: str | None = None  # exactly this (canonical) email
+
+
+def _queries(account_id: int, where: Filter) -> tuple[Select[Any], Select[Any]]:
+    """The filtered members and invitations, each row in the shape of ``Entry``."""
+    inviters = users.alias("inviters")
+    members = (
+        select(
+            literal(MEMBER, Integer).label("kind"),
+            memberships.c.id.label("id"),
+            users.c.id.label("user_id"),
+            users.c.email.label("email"),
+            users.c.name.label("name"),
+            memberships.c.role.label("role"),
+            null().label("inviter_id"),
+            null().label("inviter_name"),
+            memberships.c.created_at.label("created_at"),
+            null().label("expires_at"),
+        )
+        .join(users, users.c.id == memberships.c.user_id)
+        .where(memberships.c.account_id == account_id)
+    )
+    pending = (
+        select(
+            literal(INVITATION, Integer),
+            invitations.c.id,
+            null(),
+            invitations.c.email,
+            invitations.c.name,
+            invitations.c.role,
+            invitations.c.inviter_id,
+            inviters.c.name,
+            invitations.c.created_at,
+            invitations.c.expires_at,
+        )
+        .outerjoin(inviters, inviters.c.id == invitations.c.inviter_id)
+        .where(invitations.c.account_id == account_id)
+    )
+    if where.search:
+        prefix = where.search.strip().lower()
+        members = members.where(
+            or_(
+                users.c.email.startswith(prefix, autoescape=True),
+                func.lower(users.c.name).startswith(prefix, autoescape=True),
+            )
+        )
+        pending = pending.where(
+            or_(
+                invitations.c.email.startswith(prefix, autoescape=True),
+                func.lower(invitations.c.name).startswith(prefix, autoescape=True),
+            )
+        )
+    if where.role:
+        members = members.where(memberships.c.role == where.role)
+        pending = pending.where(invitations.c.role == where.role)
+    if where.email:
+        members = members.where(users.c.email == where.email)
+        pending = pending.where(invitations.c.email == where.email)
+    return members, pending
+
+
+async def page(
+    conn: AsyncConnection,
+    account_id: int,
+    where: Filter,
+    *,
+    after: tuple[int, int] | None,
+    limit: int,
+) -> list[Entry]:
+    """Up to ``limit`` entries after the ``after`` cursor: members first, each kind in order of
+    arrival. A cursor stays valid while people join and leave."""
+    members, pending = _queries(account_id, where)
+    if after is not None:
+        kind, last = after
+        if kind == MEMBER:
+            members = members.where(memberships.c.id > last)
+        else:  # past every member
+            members = members.where(false())
+            pending = pending.where(invitations.c.id > last)
+    both = union_all(members, pending).subquery()
+    rows = await conn.execute(select(both).order_by(both.c.kind, both.c.id).limit(limit))
+    return [Entry(*row) for row in rows]
+
+
+async def counts(conn: AsyncConnection, account_id: int, where: Filter) -> tuple[int, int]:
+    """How many members and how many invitations match."""
+    members, pending = _queries(account_id, where)
+    found = []
+    for query in (members, pending):
+        total: int = (
+            await conn.execute(select(func.count()).select_from(query.subquery()))
+        ).scalar_one()
+        found.append(total)
+    return found[0], found[1]

@@ -1,0 +1,281 @@
+"""The team page: everyone in the account and everyone invited, and what the viewer may do.
+
+Each control posts a form to its own route, which calls the same service as the API and either
+comes back to the list with a message, or shows the API's refusal next to the control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from teamgate import inputs
+from teamgate.context import get_context
+from teamgate.db import now
+from teamgate.errors import AppError, Forbidden, Unauthorized
+from teamgate.invitations import service as invitations
+from teamgate.roles import role_input
+from teamgate.team import service as team
+from teamgate.team.listing import INVITATION, MEMBER
+from teamgate.web import site
+from teamgate.web.site import Flash, SignInRequired, Viewer
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    email: str
+    link: str
+    expires_at: int
+
+
+def _cursor(value: str) -> tuple[int, int] | None:
+    """``<kind>-<id>`` as the pager writes it; anything else is the first page."""
+    kind, _, last = value.partition("-")
+    if kind in (str(MEMBER), str(INVITATION)) and last.isascii() and last.isdigit():
+        return int(kind), min(int(last), 2**31)
+    return None
+
+
+def _team_url(query: team.TeamQuery, after: tuple[int, int] | None = None) -> str:
+    params = {"q": query.search or "", "role": query.role or ""}
+    if after is not None:
+        params["after"] = f"{after[0]}-{after[1]}"
+    kept = {name: value for name, value in params.items() if value}
+    return "/team" + (f"?{urlencode(kept)}" if kept else "")
+
+
+def _back(value: str | None) -> str:
+    """Where a control's form returns to: the list as the viewer left it."""
+    path = site.safe_next(value)
+    return path if path == "/team" or path.startswith("/team?") else "/team"
+
+
+def _unplaced(error: AppError) -> Flash | None:
+    """A refusal of a control the viewer is not shown (their role may not use it) has no place
+    next to it: it is shown at the top instead."""
+    return Flash(error.message, "error") if isinstance(error, Forbidden) else None
+
+
+async def _page(
+    request: Request,
+    viewer: Viewer,
+    query: team.TeamQuery,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    try:
+        view = await team.team_view(get_context(request).db, viewer.credential, query)
+    except Unauthorized:
+        raise SignInRequired(_team_url(query, query.after)) from None
+    return site.render(
+        request,
+        "team.html",
+        status=status,
+        viewer=viewer,
+        page="team",
+        view=view,
+        query=query,
+        errors=errors or {},
+        now=now(),
+        back=_team_url(query, query.after),
+        first_page=_team_url(query),
+        next_page=_team_url(query, view.next_after) if view.next_after else None,
+        **context,
+    )
+
+
+@router.get("/team")
+async def team_page(request: Request, q: str = "", role: str = "", after: str = "") -> Response:
+    viewer = await site.viewer(request)
+    query = team.TeamQuery(search=q.strip()[:320] or None, role=role or None, after=_cursor(after))
+    return await _page(request, viewer, query)
+
+
+async def _invite(
+    request: Request, viewer: Viewer, invite: invitations.Invite, fields: dict[str, str]
+) -> Response:
+    """Create (or renew) an invitation and show its link this once."""
+    try:
+        invited = await invitations.invite(get_context(request), viewer.credential, invite)
+    except Unauthorized:
+        raise SignInRequired("/team") from None
+    except AppError as error:
+        return await _page(
+            request,
+            viewer,
+            team.TeamQuery(),
+            status=error.status,
+            errors={"invite": error.message},
+            invite_form=fields,
+            flash=_unplaced(error),
+        )
+    link = NewLink(invited.email, invited.link, invited.expires_at)
+    return await _page(
+        request,
+        viewer,
+        team.TeamQuery(),
+        new_link=link,
+        flash=Flash(f"Invitation link created for {invited.email}."),
+    )
+
+
+@router.post("/team/invite")
+async def invite(request: Request) -> Response:
+    fields = await site.form(request)
+    viewer = await site.viewer(request)
+    request_invite = invitations.Invite(
+        email=inputs.email(fields.get("email")),
+        role=role_input(fields.get("role")),
+        name=inputs.optional_name(fields.get("name"), "inviteeName"),
+        # The link points where this page is served (one of the public origins).
+        website=invitations.website(request.headers.get("origin")),
+    )
+    return await _invite(request, viewer, request_invite, fields)
+
+
+@router.post("/team/reinvite")
+async def reinvite(request: Request) -> Response:
+    """A new link for a pending invitation, with its role and name; the old link dies."""
+    fields = await site.form(request)
+    viewer = await site.viewer(request)
+    db = get_context(request).db
+    email = inputs.email(fields.get("email"))
+    try:
+        entry = await team.entry_for(db, viewer.credential, email)
+    except Unauthorized:
+        raise SignInRequired("/team") from None
+    except AppError:
+        entry = None
+    if entry is None or not entry.is_invitation:
+        error = {f"invitation:{fields.get('email', '')}": invitations.INVITATION_NOT_FOUND}
+        return await _page(request, viewer, team.TeamQuery(), status=400, errors=error)
+    renewal = invitations.Invite(
+        email=email,
+        role=entry.role,
+        name=entry.name,
+        website=invitations.website(request.headers.get("origin")),
+    )
+    return await _invite(request, viewer, renewal, {})
+
+
+@router.post("/team/role")
+async def change_role(request: Request) -> Response:
+    fields = await site.form(request)
+    viewer = await site.viewer(request)
+    back = _back(fields.get("back"))
+    change = team.RoleChange(
+        email=inputs.email(fields.get("email")), role=role_input(fields.get("role"))
+    )
+    try:
+        changed = await team.change_role(get_context(request).db, viewer.credential, change)
+    except Unauthorized:
+        raise SignInRequired(back) from None
+    except AppError as error:
+        errors = {f"row:{fields.get('email', '')}": error.message}
+        return await _page(
+            request,
+            viewer,
+            team.TeamQuery(),
+            status=error.status,
+            errors=errors,
+            flash=_unplaced(error),
+        )
+    return site.redirect(request, back, Flash(f"{changed.email} is now {changed.role}."))
+
+
+async def _confirm(
+    request: Request, what: str, email: str, back: str, error: AppError | None = None
+) -> Response:
+    """The confirmation page for removing a member or revoking an invitation, naming them."""
+    viewer = await site.viewer(request)
+    try:
+        found = await team.entry_for(
+            get_context(request).db, viewer.credential, inputs.email(email)
+        )
+    except Unauthorized:
+        raise SignInRequired(back) from None
+    except AppError as refused:
+        return site.render(
+            request, "error.html", status=refused.status, viewer=viewer, message=refused.message
+        )
+    if found is None or (what == "revoke") != found.is_invitation:
+        message = team.USER_NOT_FOUND if what == "remove" else invitations.INVITATION_NOT_FOUND
+        return site.render(request, "error.html", status=400, viewer=viewer, message=message)
+    who = f"{found.name} ({found.email})" if found.name else found.email
+    if what == "remove":
+        title, confirm = "Remove a member", "Remove"
+        question = (
+            f"Remove {who} from {viewer.account_name}? "
+            "Their API keys and sessions here stop working at once."
+        )
+    else:
+        title, confirm = "Revoke an invitation", "Revoke"
+        question = f"Revoke the invitation of {who}? Its link stops working at once."
+    return site.render(
+        request,
+        "confirm.html",
+        status=error.status if error else 200,
+        viewer=viewer,
+        title=title,
+        question=question,
+        confirm=confirm,
+        action=f"/team/{what}",
+        email=found.email,
+        back=back,
+        error=error.message if error else None,
+    )
+
+
+@router.get("/team/remove")
+async def remove_page(request: Request, email: str = "", back: str = "") -> Response:
+    return await _confirm(request, "remove", email, _back(back))
+
+
+@router.post("/team/remove")
+async def remove(request: Request) -> Response:
+    fields = await site.form(request)
+    viewer = await site.viewer(request)
+    back = _back(fields.get("back"))
+    email = fields.get("email", "")
+    try:
+        removal = await team.remove_user(
+            get_context(request).db, viewer.credential, inputs.email(email)
+        )
+    except Unauthorized:
+        raise SignInRequired(back) from None
+    except AppError as error:
+        return await _confirm(request, "remove", email, back, error)
+    return site.redirect(
+        request, back, Flash(f"{removal.email} was removed from {viewer.account_name}.")
+    )
+
+
+@router.get("/team/revoke")
+async def revoke_page(request: Request, email: str = "", back: str = "") -> Response:
+    return await _confirm(request, "revoke", email, _back(back))
+
+
+@router.post("/team/revoke")
+async def revoke(request: Request) -> Response:
+    fields = await site.form(request)
+    viewer = await site.viewer(request)
+    back = _back(fields.get("back"))
+    email = fields.get("email", "")
+    try:
+        revoked = await invitations.remove_invitation(
+            get_context(request).db, viewer.credential, inputs.email(email)
+        )
+    except Unauthorized:
+        raise SignInRequired(back) from None
+    except AppError as error:
+        return await _confirm(request, "revoke", email, back, error)
+    return site.redirect(request, back, Flash(f"The invitation of {revoked} was revoked."))
