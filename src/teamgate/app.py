@@ -23,8 +23,8 @@ from teamgate.invitations.routes import router as invitations_router
 from teamgate.ratelimit import Limits
 from teamgate.team.routes import get_team_data
 from teamgate.team.routes import router as team_router
+from teamgate.web import docs, site
 from teamgate.web import router as pages_router
-from teamgate.web import site
 
 DESCRIPTION = """Who is in a workspace, with which role, and who is invited.
 
@@ -76,7 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ctx.limits.close()
 
     redact_access_log()
-    app = FastAPI(title="teamgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="teamgate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # web/docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
+    )
     app.state.ctx = ctx
     errors.install(app)
     site.install(app)
@@ -84,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(EdgeMiddleware)  # added last: outermost, so the fast lane gets it too
     for router in (team_router, invitations_router, auth_router, accounts_router, pages_router):
         app.include_router(router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, docs.Assets(), name="docs-assets")
 
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=site.STATIC_DIR), name="static")
