@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .PHONY: install run test lint format clean
 
@@ -14,8 +15,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/teamgate serve
+run: install  # make run PORT=8001 when 8000 is taken
+	$(BIN)/teamgate serve --port $(PORT)
 
 test: install
 	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term:skip-covered

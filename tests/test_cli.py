@@ -23,6 +23,8 @@ from tests.support.cli import teamgate_in_process, teamgate_process
 from tests.support.servers import free_port
 from tests.support.state import snapshot
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 async def test_account_create_json_gives_a_working_admin_key(
     database_url: str, tmp_path: Path, client: httpx.AsyncClient
@@ -138,3 +140,14 @@ def test_serve_prints_a_setup_link_on_first_start(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.parametrize(("args", "port"), [((), "8000"), (("PORT=8123",), "8123")])
+def test_make_run_serves_on_the_port_given(args: tuple[str, ...], port: str) -> None:
+    # Not a PORT, nor a variable given to a `make` that runs these tests.
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "MAKEFLAGS", "MFLAGS")}
+    planned = subprocess.run(
+        ["make", "--dry-run", "run", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"/teamgate serve --port {port}\n" in planned.stdout
