@@ -6,19 +6,24 @@ What the commands say and exit with runs in this process (Typer's runner); a few
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
+from importlib.resources import files
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from teamgate.context import AppContext
 from tests.support.api import call, error_of
+from tests.support.backends import BACKENDS, pg_dsn
 from tests.support.cli import teamgate_in_process, teamgate_process
 from tests.support.servers import free_port
 from tests.support.state import snapshot
@@ -140,6 +145,100 @@ def test_serve_prints_a_setup_link_on_first_start(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _port_in_use(port: int) -> str:
+    return f"Port {port} is already in use: choose another with --port (make run PORT={port + 1})"
+
+
+def _listening(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+async def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    with _listening(port):
+        result = await teamgate_in_process(
+            f"sqlite:///{tmp_path / 'teamgate.db'}", tmp_path, "serve", "--port", str(port)
+        )
+
+    assert result.exit_code == 1
+    assert result.stderr == _port_in_use(port) + "\n"
+    assert result.stdout == ""
+    assert not (tmp_path / "teamgate.db").exists()  # it stopped before touching anything
+
+
+async def test_serve_refuses_an_address_it_cannot_listen_on(tmp_path: Path) -> None:
+    result = await teamgate_in_process(
+        f"sqlite:///{tmp_path / 'teamgate.db'}", tmp_path, "serve", "--host", "192.0.2.1"
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Cannot listen on 192.0.2.1 port 8000: Cannot assign requested address"
+    ]
+
+
+def _migration_lock_id() -> int:
+    """The advisory lock that serialises migrations (in migrations/env.py, which runs them on
+    import)."""
+    env = files("teamgate.migrations").joinpath("env.py").read_text()
+    found = re.search(r"^MIGRATION_LOCK_ID = ([\d_]+)", env, re.MULTILINE)
+    assert found is not None
+    return int(found.group(1))
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif("postgresql" not in BACKENDS, reason="no PostgreSQL"),
+        )
+    ],
+    indirect=True,
+)
+async def test_serve_names_a_port_taken_after_its_check(database_url: str, tmp_path: Path) -> None:
+    """Staged: the test holds the migrations' lock, so `serve` waits for it after checking the
+    port; the test then takes the port and lets the migrations go on, and uvicorn cannot bind."""
+    port = free_port()
+    env = {**os.environ, "TEAMGATE_DATABASE_URL": database_url, "TEAMGATE_DATA_DIR": str(tmp_path)}
+    gate = await asyncpg.connect(pg_dsn(database_url))
+    try:
+        await gate.execute("SELECT pg_advisory_lock($1::bigint)", _migration_lock_id())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "teamgate", "serve", "--port", str(port),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while not await gate.fetchval(
+                "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ):
+                assert proc.returncode is None, "serve stopped before the migrations"
+                assert time.monotonic() < deadline, "serve never waited for the migrations' lock"
+                await asyncio.sleep(0.05)
+            with _listening(port):
+                await gate.execute("SELECT pg_advisory_unlock_all()")
+                printed, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    finally:
+        await gate.close()
+
+    output = printed.decode()
+    assert proc.returncode == 1, output
+    assert "address already in use" in output  # uvicorn's own line
+    assert output.splitlines()[-1] == _port_in_use(port)
+    assert "Traceback" not in output
 
 
 @pytest.mark.parametrize(("args", "port"), [((), "8000"), (("PORT=8123",), "8123")])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import errno
 import json
 import os
+import socket
 import sys
 from typing import Annotated
 
@@ -94,18 +96,55 @@ async def _setup_link(settings: Settings) -> str | None:
     return f"{settings.public_origins[0]}/setup?token={token}" if token else None
 
 
+ALL_INTERFACES = ("0.0.0.0", "::")  # noqa: S104 (what `serve --host` may be asked to bind)
+
+
+def _port_in_use(port: int) -> str:
+    return (
+        f"[red]Port {port} is already in use:[/red] choose another with --port "
+        f"(make run PORT={port + 1 if port < 65535 else port - 1})"
+    )
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why `serve` cannot listen on ``host:port`` (binding as uvicorn will), or None."""
+    from rich.markup import escape
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return f"[red]Cannot listen on {escape(host)}:[/red] {escape(str(error.strerror))}"
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio's servers do
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return _port_in_use(port)
+                why = escape(str(error.strerror))
+                return f"[red]Cannot listen on {escape(host)} port {port}:[/red] {why}"
+    return None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
     """Apply pending migrations, then serve the API and the pages."""
     import uvicorn
     import uvicorn.config
 
+    problem = _cannot_listen(host, port)
+    if problem:
+        console.print(problem, soft_wrap=True)
+        raise typer.Exit(1)
     if not os.environ.get("TEAMGATE_PUBLIC_URL"):
-        local = host if host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+        local = host if host not in ALL_INTERFACES else "127.0.0.1"
         origins = [f"http://{local}:{port}"] + (
             [f"http://localhost:{port}"] if local == "127.0.0.1" else []
         )
@@ -126,19 +165,27 @@ def serve(
         "level": "INFO",
         "propagate": False,
     }
-    uvicorn.run(
-        "teamgate.app:create_app",
-        log_config=log_config,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=False,
-        server_header=False,
-        log_level="info",
-    )
+    try:
+        uvicorn.run(
+            "teamgate.app:create_app",
+            log_config=log_config,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            proxy_headers=False,
+            server_header=False,
+            log_level="info",
+        )
+    except SystemExit as stopped:
+        # uvicorn logs why it could not start, and exits. If another process took the port
+        # since the check above, say what to do about it, as the check would have.
+        if stopped.code and _cannot_listen(host, port) == _port_in_use(port):
+            console.print(_port_in_use(port), soft_wrap=True)
+            raise typer.Exit(1) from None
+        raise
 
 
 @account_app.command("create")
