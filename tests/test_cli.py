@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -239,6 +240,57 @@ async def test_serve_names_a_port_taken_after_its_check(database_url: str, tmp_p
     assert "address already in use" in output  # uvicorn's own line
     assert output.splitlines()[-1] == _port_in_use(port)
     assert "Traceback" not in output
+
+
+def _first_start(data_dir: Path, *args: str) -> tuple[list[str], str]:
+    """What a first `serve` prints up to its setup link, run in ``data_dir`` (where a .env
+    may be) without TEAMGATE_PUBLIC_URL in its environment: (those lines, the link)."""
+    env = {**os.environ, "TEAMGATE_DATA_DIR": str(data_dir)}
+    for name in ("TEAMGATE_DATABASE_URL", "TEAMGATE_PUBLIC_URL"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teamgate", "serve", *args],
+        cwd=data_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    deadline = threading.Timer(30, proc.kill)  # then readline() sees the end of the output
+    deadline.start()
+    try:
+        assert proc.stdout is not None
+        while line := proc.stdout.readline():
+            lines.append(line.rstrip("\n"))
+            link = re.search(r"(https?://\S+/setup\?token=\S+)", line)
+            if link:
+                return lines, link.group(1)
+        raise AssertionError("no setup link:\n" + "\n".join(lines))
+    finally:
+        deadline.cancel()
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])  # noqa: S104
+def test_serve_on_every_interface_warns_where_links_point(tmp_path: Path, host: str) -> None:
+    port = free_port()
+
+    lines, link = _first_start(tmp_path, "--host", host, "--port", str(port))
+
+    warning = lines[0]
+    assert warning.startswith("Warning: ")
+    assert f"invite and setup links will point at http://127.0.0.1:{port}" in warning
+    assert "TEAMGATE_PUBLIC_URL=https://teams.example.com" in warning
+    assert link.startswith(f"http://127.0.0.1:{port}/setup?token=")
+
+
+@pytest.mark.processes
+def test_serve_takes_the_public_url_from_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TEAMGATE_PUBLIC_URL=https://teams.example.com\n")
+
+    lines, link = _first_start(tmp_path, "--host", "0.0.0.0", "--port", str(free_port()))  # noqa: S104
+
+    assert link.startswith("https://teams.example.com/setup?token=")
+    assert not [line for line in lines if "Warning" in line]
 
 
 @pytest.mark.parametrize(("args", "port"), [((), "8000"), (("PORT=8123",), "8123")])

@@ -129,6 +129,26 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
+def _default_public_url(host: str, port: int) -> None:
+    """Unless TEAMGATE_PUBLIC_URL is configured (environment or .env), links point at this
+    server as this machine reaches it; a warning says so when others are meant to."""
+    if Settings().public_url:
+        return
+    local = "127.0.0.1" if host in ALL_INTERFACES else f"[{host}]" if ":" in host else host
+    origins = [f"http://{local}:{port}"] + (
+        [f"http://localhost:{port}"] if local == "127.0.0.1" else []
+    )
+    os.environ["TEAMGATE_PUBLIC_URL"] = ",".join(origins)
+    if host in ALL_INTERFACES:
+        console.print(
+            f"[yellow]Warning:[/yellow] serving on every interface ({host}) without "
+            f"TEAMGATE_PUBLIC_URL: invite and setup links will point at {origins[0]}, which "
+            "only this machine can open. Set the address people use, e.g. "
+            "TEAMGATE_PUBLIC_URL=https://teams.example.com",
+            soft_wrap=True,
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -143,12 +163,7 @@ def serve(
     if problem:
         console.print(problem, soft_wrap=True)
         raise typer.Exit(1)
-    if not os.environ.get("TEAMGATE_PUBLIC_URL"):
-        local = host if host not in ALL_INTERFACES else "127.0.0.1"
-        origins = [f"http://{local}:{port}"] + (
-            [f"http://localhost:{port}"] if local == "127.0.0.1" else []
-        )
-        os.environ["TEAMGATE_PUBLIC_URL"] = ",".join(origins)
+    _default_public_url(host, port)
     settings = Settings()
     asyncio.run(_upgrade(settings))
     link = asyncio.run(_setup_link(settings))
