@@ -22,6 +22,7 @@ from teamgate.context import AppContext
 from teamgate.db import Database
 from teamgate.ratelimit import Limits
 from tests.support.browser import (
+    CHROMIUM,
     DESKTOP,
     Guard,
     LiveServer,
@@ -47,6 +48,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(
+            f"No Chromium at {CHROMIUM}: `apt-get install chromium` (as .ci/run does), or leave"
+            ' the browser tests out with -m "not browser"'
+        )
     async with async_playwright() as playwright:
         chromium = await launch_chromium(playwright)
         yield chromium
