@@ -57,7 +57,7 @@ def redoc_csp(nonce: str) -> str:
             *_COMMON,
             # ReDoc styles itself in <style> elements (styled-components): they carry this
             # page's nonce, which redoc-init.js hands to ReDoc.
-            f"style-src 'self' 'nonce-{nonce}' {' '.join(REDOC_LOAD_STYLES)}",
+            f"style-src 'nonce-{nonce}' {' '.join(REDOC_LOAD_STYLES)}",
             "img-src 'self' data:",  # ReDoc's icons are data: SVGs
             "worker-src blob:",  # ReDoc's search index runs in a worker made from a blob
         ]
