@@ -189,3 +189,30 @@ async def test_dates_show_in_the_readers_locale(
         assert not expected.startswith(iso[:4] + "-")  # not the ISO fallback
     finally:
         await context.close()
+
+
+LAYOUT_SHIFT = """
+() => new Promise((done) => {
+  let total = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
+  }).observe({ type: "layout-shift", buffered: true });
+  setTimeout(() => done(total), 500);
+})
+"""
+
+
+async def test_nothing_moves_once_a_page_is_shown(live_ctx: AppContext, new_page: NewPage) -> None:
+    """Messages have their place before they appear, and local dates fit where the server's
+    did: the cumulative layout shift of the team page, with a message and dates, stays ~0."""
+    admin = await new_account(live_ctx, admin_email="ada@acme.com")
+    for i in range(3):
+        await make_member(live_ctx, admin.account_id, f"person{i}@acme.com")
+    for size in (DESKTOP, PHONE):
+        page = await new_page(size)
+        await _sign_in(page, "ada@acme.com")
+        await page.get_by_label("Email", exact=True).fill("new.hire@acme.com")
+        await page.get_by_role("button", name="Create invitation link").click()
+        await expect(page.get_by_role("status")).not_to_be_empty()
+        shift = await page.evaluate(LAYOUT_SHIFT)
+        assert shift < 0.01, f"layout shift {shift:.3f} at {size['width']} px"
