@@ -1,9 +1,9 @@
-"""Browser fixtures: one Chromium per test session (per xdist worker), one `teamgate serve` per
-test module, a fresh browser context per page and an empty database per test.
+"""Browser fixtures: one Chromium and one `teamgate serve` per test session (per xdist worker),
+a fresh browser context per page and an empty database per test.
 
 A test that asks for ``page`` or ``new_page`` (so, ``browser``) is marked ``browser`` and runs
 in the session's event loop, where the browser lives; one that asks for ``live_server`` (so,
-``module_server``) is marked ``processes``. ``-m "not browser"`` leaves them out.
+``session_server``) is marked ``processes``. ``-m "not browser"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if inspect.iscoroutinefunction(getattr(item, "obj", None)):
                 # Prepended: the closest asyncio marker decides the loop.
                 item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
-        if "module_server" in fixtures:
+        if "session_server" in fixtures:
             item.add_marker(pytest.mark.processes)
 
 
@@ -59,11 +59,11 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture(scope="module")
-def module_server(
+@pytest.fixture(scope="session")
+def session_server(
     sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """The test module's server, on a copy of the migrated SQLite template."""
+    """The session's server (one per xdist worker), on a copy of the migrated SQLite template."""
     data_dir = tmp_path_factory.mktemp("live")
     database = data_dir / "teamgate.db"
     shutil.copy(sqlite_template, database)
@@ -76,11 +76,11 @@ def module_server(
 
 
 @pytest.fixture
-def live_server(module_server: LiveServer) -> LiveServer:
-    """The module's server, its database emptied for this test (its in-memory rate-limit
-    budgets are the module's)."""
-    module_server.empty_database()
-    return module_server
+def live_server(session_server: LiveServer) -> LiveServer:
+    """The session's server, its database emptied for this test (its in-memory rate-limit
+    budgets are the session's)."""
+    session_server.empty_database()
+    return session_server
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
 
 from teamgate.accounts.service import issue_setup_token
@@ -148,23 +148,39 @@ async def test_another_site_can_neither_post_our_forms_nor_frame_our_pages(
 async def test_every_page_reads_on_a_phone_and_a_desktop(
     live_ctx: AppContext, new_page: NewPage
 ) -> None:
+    token = await issue_setup_token(live_ctx.db)
+    for size in (DESKTOP, PHONE):
+        page = await new_page(size)
+        await page.goto(f"/setup?token={token}")
+        await _fits(page, size)
+        await screenshot(page, "setup")
     admin = await new_account(live_ctx, name="Acme", admin_email="ada@acme.com")
     for i, role in enumerate(["ADMIN", "MEMBER", "DEVELOPER", "VIEWER", "MEMBER"]):
         await make_member(live_ctx, admin.account_id, f"person{i}@acme.com", role)
     for size in (DESKTOP, PHONE):
         page = await new_page(size)
         await page.goto("/login")
+        await _fits(page, size)
         await screenshot(page, "login")
         await _sign_in(page, "ada@acme.com")
-        await page.get_by_label("Email", exact=True).fill("new.hire@acme.com")
+        await page.get_by_label("Email", exact=True).fill(f"new.hire.{size['width']}@acme.com")
         await page.get_by_role("button", name="Create invitation link").click()
-        await expect(page.get_by_role("textbox", name="Invitation link")).to_be_visible()
+        link = await page.get_by_role("textbox", name="Invitation link").input_value()
         for path, name in (("/team", "team-list"), ("/keys", "keys"), ("/settings", "settings")):
             await page.goto(path)
-            await expect(page.get_by_role("main")).to_be_visible()
-            wide = await page.evaluate("document.documentElement.scrollWidth")
-            assert wide <= size["width"], f"{path} scrolls sideways at {size['width']} px"
+            await _fits(page, size)
             await screenshot(page, name, full_page=True)
+        invitee = await new_page(size)
+        await invitee.goto(link)
+        await _fits(invitee, size)
+        await screenshot(invitee, "signup")
+
+
+async def _fits(page: Page, size: ViewportSize) -> None:
+    """The page shows its content without scrolling sideways."""
+    await expect(page.get_by_role("main")).to_be_visible()
+    wide = await page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= size["width"], f"{page.url} scrolls sideways at {size['width']} px"
 
 
 async def test_dates_show_in_the_readers_locale(
