@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,22 +20,14 @@ import time
 from pathlib import Path
 
 import httpx
+from common import free_port, throwaway_postgres
 
 HERE = Path(__file__).parent
-POSTGRES_ADMIN = os.environ.get(
-    "TEAMGATE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 LUA = """wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-API-KEY"] = os.getenv("BENCH_KEY") or ""
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -112,16 +103,6 @@ async def seed(database_url: str) -> str:
     return key
 
 
-async def _admin_sql(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def measure(url: str, work: Path, seconds: int, connections: int) -> dict[str, float]:
     """Requests/s of the ceiling and of teamgate on ``url``, one after the other."""
     key = asyncio.run(seed(url))
@@ -195,13 +176,8 @@ def main() -> None:
                 f"sqlite:///{work / 'bench.db'}", work, args.seconds, args.connections
             )
             continue
-        name = f"teamgate_bench_{os.getpid()}"
-        asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
-        try:
-            url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        with throwaway_postgres(f"teamgate_bench_{os.getpid()}") as url:
             results[backend] = measure(url, work, args.seconds, args.connections)
-        finally:
-            asyncio.run(_admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
     for backend, r in results.items():
         ratio = r["teamgate"] / r["ceiling"]
         print(

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,18 +22,10 @@ import time
 from pathlib import Path
 
 import httpx
+from common import free_port, throwaway_postgres
 
-POSTGRES_ADMIN = os.environ.get(
-    "TEAMGATE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 PASSWORD = "bench password 1"  # noqa: S105 (a throwaway account's)
 REQUESTS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def seed(url: str, members: int) -> None:
@@ -126,14 +117,14 @@ def measure(origin: str) -> dict[str, list[float]]:
     return timings
 
 
-async def _admin_sql(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
+def measure_size(url: str, work: Path, size: int) -> dict[str, list[float]]:
+    asyncio.run(seed(url, size))
+    proc, origin = serve(url, work)
     try:
-        await conn.execute(sql)
+        return measure(origin)
     finally:
-        await conn.close()
+        proc.terminate()
+        proc.wait()
 
 
 def main() -> None:
@@ -146,23 +137,11 @@ def main() -> None:
     for backend in args.backends.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
             work = Path(tempfile.mkdtemp(prefix="teamgate-bench-"))
-            name = f"teamgate_bench_page_{os.getpid()}_{size}"
             if backend == "sqlite":
-                url = f"sqlite:///{work / 'bench.db'}"
+                results = measure_size(f"sqlite:///{work / 'bench.db'}", work, size)
             else:
-                asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
-                url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-            try:
-                asyncio.run(seed(url, size))
-                proc, origin = serve(url, work)
-                try:
-                    results = measure(origin)
-                finally:
-                    proc.terminate()
-                    proc.wait()
-            finally:
-                if backend != "sqlite":
-                    asyncio.run(_admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                with throwaway_postgres(f"teamgate_bench_page_{os.getpid()}_{size}") as url:
+                    results = measure_size(url, work, size)
             for request, samples in results.items():
                 p95 = statistics.quantiles(samples, n=20)[-1]
                 print(
