@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint format clean
+.PHONY: install chromium run test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,14 @@ install: $(STAMP)
 run: install  # make run PORT=8001 when 8000 is taken
 	$(BIN)/teamgate serve --port $(PORT)
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
+chromium:
+	@[ -x /usr/bin/chromium ] || { echo "Installing Debian's chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-liberation >/dev/null; }
+
+test: install chromium
 	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term:skip-covered
 
 lint: install
