@@ -240,23 +240,33 @@ async def remove_page(request: Request, email: str = "", back: str = "") -> Resp
     return await _confirm(request, "remove", email, _back(back))
 
 
-@router.post("/team/remove")
-async def remove(request: Request) -> Response:
+async def _confirmed(request: Request, what: str) -> Response:
+    """The confirmation page's post: remove the member, or revoke the invitation; a refusal
+    goes back to the confirmation page, shown next to its button."""
     fields = await site.form(request)
     viewer = await site.viewer(request)
     back = _back(fields.get("back"))
     email = fields.get("email", "")
+    db = get_context(request).db
     try:
-        removal = await team.remove_user(
-            get_context(request).db, viewer.credential, inputs.email(email)
-        )
+        if what == "remove":
+            removal = await team.remove_user(db, viewer.credential, inputs.email(email))
+            done = f"{removal.email} was removed from {viewer.account_name}."
+        else:
+            revoked = await invitations.remove_invitation(
+                db, viewer.credential, inputs.email(email)
+            )
+            done = f"The invitation of {revoked} was revoked."
     except Unauthorized:
         raise SignInRequired(back) from None
     except AppError as error:
-        return await _confirm(request, "remove", email, back, error)
-    return site.redirect(
-        request, back, Flash(f"{removal.email} was removed from {viewer.account_name}.")
-    )
+        return await _confirm(request, what, email, back, error)
+    return site.redirect(request, back, Flash(done))
+
+
+@router.post("/team/remove")
+async def remove(request: Request) -> Response:
+    return await _confirmed(request, "remove")
 
 
 @router.get("/team/revoke")
@@ -266,16 +276,4 @@ async def revoke_page(request: Request, email: str = "", back: str = "") -> Resp
 
 @router.post("/team/revoke")
 async def revoke(request: Request) -> Response:
-    fields = await site.form(request)
-    viewer = await site.viewer(request)
-    back = _back(fields.get("back"))
-    email = fields.get("email", "")
-    try:
-        revoked = await invitations.remove_invitation(
-            get_context(request).db, viewer.credential, inputs.email(email)
-        )
-    except Unauthorized:
-        raise SignInRequired(back) from None
-    except AppError as error:
-        return await _confirm(request, "revoke", email, back, error)
-    return site.redirect(request, back, Flash(f"The invitation of {revoked} was revoked."))
+    return await _confirmed(request, "revoke")
