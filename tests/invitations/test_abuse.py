@@ -144,8 +144,14 @@ async def test_member_cannot_replace_an_invitation_sent_by_someone_else(
     assert await snapshot(ctx) == before
     # ...and may not revoke it either, while the ADMIN's own re-invite still works.
     revoke = await call(client, "removeInvitation", {"email": "boss@acme.com"}, key=member.api_key)
-    assert revoke.status_code == 400
+    assert (revoke.status_code, error_of(revoke)) == (
+        400,
+        "User is not allowed to remove this invitation.",
+    )
     assert await snapshot(ctx) == before
+    nobody = {"email": "nobody@acme.com"}
+    nothing = await call(client, "removeInvitation", nobody, key=member.api_key)
+    assert (nothing.status_code, error_of(nothing)) == (400, "Invitation not found")
     accepted = await call(
         client, "acceptInvite", {"inviteCode": code, "name": "Boss", "password": PASSWORD}
     )

@@ -10,7 +10,9 @@ from tests.conftest import make_account, make_member
 from tests.support.api import call, error_of
 from tests.support.state import snapshot
 
-BAD_NAME = "Role name must be 1 to 50 upper-case letters, digits, '-' or '_'"
+BAD_NAME = "Role names can only be alphanumeric and contain '-'and '_'"
+NOT_FOUND = "Role does not exist."
+TOO_LONG = "Role names cannot be more than 50 characters."
 
 
 async def test_create_list_and_use_a_custom_role(
@@ -40,14 +42,20 @@ async def test_create_list_and_use_a_custom_role(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"roleName": "ADMIN", "baseRole": "VIEWER"}, "Role name is reserved"),
-        ({"roleName": "guest", "baseRole": "VIEWER"}, "Role name is reserved"),
+        ({"roleName": "ADMIN", "baseRole": "VIEWER"}, "ADMIN is a reserved keyword."),
+        ({"roleName": "guest", "baseRole": "VIEWER"}, "GUEST is a reserved keyword."),
+        ({"roleName": "Member", "baseRole": "VIEWER"}, "MEMBER is a reserved keyword."),
         ({"roleName": "bad name", "baseRole": "VIEWER"}, BAD_NAME),
-        ({"roleName": "X" * 51, "baseRole": "VIEWER"}, BAD_NAME),
-        ({"roleName": 7, "baseRole": "VIEWER"}, BAD_NAME),
-        ({"roleName": "OPS", "baseRole": "ROOT"}, "Invalid base role"),
-        ({"roleName": "OPS"}, "Invalid base role"),
-        ({"roleName": "AUDITOR", "baseRole": "ADMIN"}, "Role already exists"),
+        ({"roleName": "caf\u00e9", "baseRole": "VIEWER"}, BAD_NAME),
+        ({"roleName": "X" * 51, "baseRole": "VIEWER"}, TOO_LONG),
+        ({"roleName": "", "baseRole": "VIEWER"}, "Role names cannot be empty."),
+        ({"roleName": "  ", "baseRole": "VIEWER"}, "Role names cannot be empty."),
+        ({"baseRole": "VIEWER"}, "Role names cannot be empty."),
+        ({"roleName": 7, "baseRole": "VIEWER"}, "Role names cannot be empty."),
+        ({"roleName": "OPS", "baseRole": "ROOT"}, "Base role does not exist"),
+        ({"roleName": "OPS"}, "Base role does not exist"),
+        ({"roleName": "AUDITOR", "baseRole": "ADMIN"}, "Existing role with same name exists."),
+        ({"roleName": "auditor", "baseRole": "ROOT"}, "Existing role with same name exists."),
     ],
 )  # fmt: skip
 async def test_create_refusals_change_nothing(
@@ -153,11 +161,17 @@ async def test_a_role_in_use_cannot_be_deleted(client: httpx.AsyncClient, ctx: A
         key=admin.api_key,
     )
 
-    for name in ("HELD", "INVITED"):
+    before = await snapshot(ctx)
+    for name, message in (
+        ("HELD", "Role is associated with users. Cannot delete."),
+        ("INVITED", "Role is associated with pending invites. Cannot delete."),
+        ("NOPE", NOT_FOUND),
+        ("ADMIN", NOT_FOUND),
+        ("bad name", NOT_FOUND),
+    ):
         refused = await call(client, "deleteCustomRole", {"roleName": name}, key=admin.api_key)
-        assert (refused.status_code, error_of(refused)) == (400, "Role is in use")
-    missing = await call(client, "deleteCustomRole", {"roleName": "NOPE"}, key=admin.api_key)
-    assert (missing.status_code, error_of(missing)) == (400, "Role not found")
+        assert (refused.status_code, error_of(refused)) == (400, message)
+    assert await snapshot(ctx) == before
     assert (
         await call(client, "deleteCustomRole", {"roleName": "FREE"}, key=admin.api_key)
     ).status_code == 200
@@ -181,6 +195,31 @@ async def test_roles_are_scoped_to_their_account(
     response = await call(
         client, "updateCustomRole", {"roleName": "SECRET", "baseRole": "VIEWER"}, key=acme.api_key
     )
-    assert (response.status_code, error_of(response)) == (400, "Role not found")
+    assert (response.status_code, error_of(response)) == (400, NOT_FOUND)
     invite = {"inviteeEmail": "x@acme.com", "inviteeRole": "SECRET"}
     assert error_of(await call(client, "inviteUsers", invite, key=acme.api_key)) == "Invalid role"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"roleName": "GHOST", "baseRole": "VIEWER"}, NOT_FOUND),
+        ({"roleName": "", "baseRole": "VIEWER"}, "Role names cannot be empty."),
+        ({"roleName": "viewer", "baseRole": "VIEWER"}, "VIEWER is a reserved keyword."),
+        ({"roleName": "AUDITOR", "baseRole": "ROOT"}, "Base role does not exist"),
+        ({"roleName": "auditor"}, "Base role does not exist"),
+    ],
+)  # fmt: skip
+async def test_update_refusals_change_nothing(
+    client: httpx.AsyncClient, ctx: AppContext, body: dict[str, object], message: str
+) -> None:
+    admin = await make_account(ctx)
+    await call(
+        client, "createCustomRole", {"roleName": "AUDITOR", "baseRole": "VIEWER"}, key=admin.api_key
+    )
+    before = await snapshot(ctx)
+
+    response = await call(client, "updateCustomRole", body, key=admin.api_key)
+
+    assert (response.status_code, error_of(response)) == (400, message)
+    assert await snapshot(ctx) == before

@@ -239,9 +239,12 @@ async def test_make_admin_refusals_change_nothing(
     member = await make_member(ctx, admin.account_id, "bob@acme.com", "MEMBER")
     before = await snapshot(ctx)
 
+    BAD_ROLE = "Invalid user role"
     cases = [
         (admin.api_key, {"email": "ghost@acme.com", "userRole": "VIEWER"}, 400, "User not found"),
-        (admin.api_key, {"email": "bob@acme.com", "userRole": "OVERLORD"}, 400, "Invalid role"),
+        (admin.api_key, {"email": "bob@acme.com", "userRole": "OVERLORD"}, 400, BAD_ROLE),
+        (admin.api_key, {"email": "bob@acme.com", "userRole": "bad role!"}, 400, BAD_ROLE),
+        (admin.api_key, {"email": "bob@acme.com"}, 400, BAD_ROLE),
         (admin.api_key, {"email": "admin@acme.com", "userRole": "VIEWER"}, 400,
          "You cannot perform this action on yourself"),
         (member.api_key, {"email": "admin@acme.com", "userRole": "VIEWER"}, 403,

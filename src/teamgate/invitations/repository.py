@@ -78,6 +78,15 @@ async def pending_inviter(conn: AsyncConnection, account_id: int, email: str) ->
     return inviter
 
 
+async def is_pending(conn: AsyncConnection, account_id: int, email: str) -> bool:
+    found = await conn.execute(
+        select(invitations.c.id).where(
+            invitations.c.account_id == account_id, invitations.c.email == email
+        )
+    )
+    return found.first() is not None
+
+
 async def pending_by_jti(conn: AsyncConnection, jti: str, at: int) -> Invitation | None:
     """The unexpired invitation that holds this code."""
     row = (

@@ -30,6 +30,7 @@ OTHER_ORGANISATION = "Email must belong to same organisation"
 ROLE_ABOVE_CALLER = "User not allowed to invite for this role"
 INVALID_WEBSITE = "Invalid website host name"
 INVITATION_NOT_FOUND = "Invitation not found"
+NOT_YOUR_INVITATION = "User is not allowed to remove this invitation."
 UNVERIFIED_EMAIL = (
     "This email address is not verified yet: its password was set through another account's "
     "invitation"
@@ -258,6 +259,8 @@ async def remove_invitation(db: Database, cred: Credential, email: Parsed[str]) 
         target = valid(email)
         own_only = None if permits(caller.base_role, Action.MANAGE_MEMBERS) else caller.user_id
         if not await repo.delete_for_email(tx.conn, caller.account_id, target, inviter_id=own_only):
+            if await repo.is_pending(tx.conn, caller.account_id, target):
+                raise AppError(NOT_YOUR_INVITATION)
             raise AppError(INVITATION_NOT_FOUND)
         await tx.record("invitation.revoke", target=target)
     return target

@@ -143,6 +143,6 @@ async def update_custom_role(request: Request, cred: CredentialDep) -> Response:
 )
 async def delete_custom_role(request: Request, cred: CredentialDep) -> Response:
     data = await json_object(request)
-    name = custom_roles.role_name(data.get("roleName"))
+    name = custom_roles.existing_name(data.get("roleName"))
     deleted = await custom_roles.delete_role(get_context(request).db, cred, name)
     return json_response({"name": deleted})

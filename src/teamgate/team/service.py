@@ -23,7 +23,9 @@ LAST_ADMIN = "An account must keep at least one ADMIN"
 NOT_YOURSELF = "You cannot perform this action on yourself"
 USER_NOT_FOUND = "User not found"
 INVALID_ROLE = "Invalid role"
-NOT_ALLOWED_TO_ASSIGN = "User not allowed to assign this role"
+# makeAdmin answers with Akto's own words.
+INVALID_USER_ROLE = "Invalid user role"
+NOT_ALLOWED_TO_MODIFY = "User doesn't have access to modify this role."
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +130,18 @@ async def member_by_email(
 
 
 async def grantable(
-    conn: AsyncConnection, caller: Caller, role: str | None, *, above_caller: str
+    conn: AsyncConnection,
+    caller: Caller,
+    role: str | None,
+    *,
+    above_caller: str,
+    invalid: str = INVALID_ROLE,
 ) -> tuple[str, Role]:
-    """A role the caller may give someone: its name and base role. 400 ``Invalid role`` when
-    it is no role of the account, ``above_caller`` when it reaches above the caller's own."""
+    """A role the caller may give someone: its name and base role. 400 ``invalid`` when it is
+    no role of the account, ``above_caller`` when it reaches above the caller's own."""
     base = await repo.role_base(conn, caller.account_id, role) if role else None
     if role is None or base is None:
-        raise AppError(INVALID_ROLE)
+        raise AppError(invalid)
     if not caller.base_role.can_assign(base):
         raise AppError(above_caller)
     return role, base
@@ -184,10 +191,12 @@ async def change_role(db: Database, cred: Credential, change: RoleChange) -> Rol
         if member is None:
             raise AppError(USER_NOT_FOUND)
         role, new_base = await grantable(
-            conn, caller, change.role, above_caller=NOT_ALLOWED_TO_ASSIGN
+            conn, caller, change.role, above_caller=NOT_ALLOWED_TO_MODIFY, invalid=INVALID_USER_ROLE
         )
         user_id, old_role = member
         old_base = await repo.role_base(conn, caller.account_id, old_role)
+        if old_base is None or not caller.base_role.can_assign(old_base):
+            raise AppError(NOT_ALLOWED_TO_MODIFY)  # nobody changes a role above their own
         if (
             old_base is Role.ADMIN
             and new_base is not Role.ADMIN
