@@ -40,8 +40,8 @@ WRONG_TYPES: list[tuple[str, dict[str, Any], str | None]] = [
     ),
     ("removeInvitation", {"email": 1}, "Invalid email"),
     ("makeAdmin", {"email": 1, "userRole": "VIEWER"}, "Invalid email"),
-    ("makeAdmin", {"email": "mia@acme.com", "userRole": ["ADMIN"]}, "Invalid role"),
-    ("makeAdmin", {"email": "mia@acme.com", "userRole": None}, "Invalid role"),
+    ("makeAdmin", {"email": "mia@acme.com", "userRole": ["ADMIN"]}, "Invalid user role"),
+    ("makeAdmin", {"email": "mia@acme.com", "userRole": None}, "Invalid user role"),
 ]
 
 

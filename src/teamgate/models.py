@@ -34,6 +34,12 @@ accounts = Table(
     Column("name", String(200), nullable=False),
     Column("invites_enabled", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", BigInteger, nullable=False),
+    # The account policy (see accounts/policy.py).
+    Column(
+        "who_can_invite", String(20), nullable=False, server_default=text("'ADMINS_AND_MEMBERS'")
+    ),
+    Column("invite_lifetime_days", Integer, nullable=False, server_default=text("7")),
+    Column("seat_limit", Integer, nullable=True),  # NULL: no limit
 )
 
 # An empty set of domains for an account allows invitations to any domain.
@@ -57,6 +63,8 @@ users = Table(
     Column("password_hash", String(255), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("unverified_account_id", Integer, nullable=True),
+    # Where a login starts: the account the user last signed in to or switched to.
+    Column("last_account_id", Integer, nullable=True),
 )
 
 memberships = Table(
@@ -132,6 +140,9 @@ setup_tokens = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
+# The membership history: append-only. ``actor`` is the acting user's email, or ``cli`` for
+# the operator's commands; ``role_before``/``role_after`` carry membership changes, from which
+# "who was a member at time T" is replayed; ``detail`` is a JSON object (never a secret).
 audit_log = Table(
     "audit_log",
     metadata,
@@ -140,9 +151,13 @@ audit_log = Table(
     Column("request_id", String(64), nullable=True),
     Column("account_id", Integer, nullable=True),
     Column("actor_user_id", Integer, nullable=True),
+    Column("actor", String(320), nullable=True),
     Column("action", String(50), nullable=False),
     Column("target", String(320), nullable=True),
+    Column("role_before", String(50), nullable=True),
+    Column("role_after", String(50), nullable=True),
     Column("outcome", String(20), nullable=False),
     Column("detail", Text, nullable=True),
     Index("ix_audit_log_account_at", "account_id", "at"),
+    Index("ix_audit_log_account_id", "account_id", "id"),
 )

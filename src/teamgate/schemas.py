@@ -3,7 +3,7 @@ so that every bad input maps to the contract's exact message and status)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -143,13 +143,30 @@ class AccountSwitch(BaseModel):
     role: str
 
 
+WhoCanInvite = Literal["ADMINS", "ADMINS_AND_MEMBERS"]
+
+
 class AccountSettings(BaseModel):
     invitesEnabled: bool
     allowedEmailDomains: list[str] = Field(
         description="Exact domains, or *.example.com for subdomains; empty allows any domain"
     )
+    whoCanInvite: WhoCanInvite
+    inviteLifetimeDays: int = Field(ge=1, le=30, description="How long an invite link works")
+    seatLimit: int | None = Field(
+        ge=1, description="Members plus pending invitations allowed; null: no limit"
+    )
+    seatsUsed: int = Field(description="Members plus pending invitations now")
 
 
 class AccountSettingsUpdate(_Doc):
+    """Only the fields sent change; seatLimit null removes the limit."""
+
     invitesEnabled: bool | None = None
     allowedEmailDomains: list[str] | None = None
+    allowPublicDomains: bool = Field(
+        default=False, description="Needed to allow a public mail provider such as gmail.com"
+    )
+    whoCanInvite: WhoCanInvite | None = None
+    inviteLifetimeDays: int | None = Field(default=None, ge=1, le=30)
+    seatLimit: int | None = Field(default=None, ge=1)

@@ -16,9 +16,10 @@ transaction holds the whole database's write lock.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,22 +44,25 @@ class Tx:
     request_id: str | None
     _effects: list[Effect] = field(default_factory=list)
 
-    def _actor(self) -> tuple[int | None, int | None]:
-        """(account id, user id) that events record unless they name others."""
-        return None, None
+    def _actor(self) -> tuple[int | None, int | None, str | None]:
+        """(account id, user id, actor) that events record unless they name others."""
+        return None, None, None
 
     async def record(
         self,
         action: str,
         *,
         target: str | None = None,
-        detail: str | None = None,
+        role_before: str | None = None,
+        role_after: str | None = None,
+        details: Mapping[str, Any] | None = None,
         outcome: str = "success",
         account_id: int | None = None,
         actor_user_id: int | None = None,
+        actor: str | None = None,
     ) -> None:
         """Append an event to the membership history, in this transaction."""
-        default_account, default_actor = self._actor()
+        default_account, default_user, default_actor = self._actor()
         await audit.append(
             self.conn,
             audit.Event(
@@ -67,9 +71,12 @@ class Tx:
                 outcome=outcome,
                 request_id=self.request_id,
                 account_id=default_account if account_id is None else account_id,
-                actor_user_id=default_actor if actor_user_id is None else actor_user_id,
+                actor_user_id=default_user if actor_user_id is None else actor_user_id,
+                actor=default_actor if actor is None else actor,
                 target=target,
-                detail=detail,
+                role_before=role_before,
+                role_after=role_after,
+                details=details,
             ),
         )
 
@@ -85,8 +92,8 @@ class ActingTx(Tx):
 
     caller: Caller = field(kw_only=True)
 
-    def _actor(self) -> tuple[int | None, int | None]:
-        return self.caller.account_id, self.caller.user_id
+    def _actor(self) -> tuple[int | None, int | None, str | None]:
+        return self.caller.account_id, self.caller.actor_user_id, self.caller.actor
 
 
 @dataclass(frozen=True, slots=True)

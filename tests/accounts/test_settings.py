@@ -17,6 +17,10 @@ async def test_founding_domain_is_the_default(client: httpx.AsyncClient, ctx: Ap
     assert (await call(client, "getAccountSettings", key=acme.api_key)).json() == {
         "invitesEnabled": True,
         "allowedEmailDomains": ["acme.com"],
+        "whoCanInvite": "ADMINS_AND_MEMBERS",
+        "inviteLifetimeDays": 7,
+        "seatLimit": None,
+        "seatsUsed": 1,
     }
     public_settings = (await call(client, "getAccountSettings", key=public.api_key)).json()
     assert public_settings["allowedEmailDomains"] == []
@@ -52,7 +56,7 @@ async def test_admin_changes_the_rules_invitations_follow(
     assert await invite("a@evil-partner.org") == "Email must belong to same organisation"
 
     off = await call(client, "updateAccountSettings", {"invitesEnabled": False}, key=admin.api_key)
-    assert off.json() == {**changed.json(), "invitesEnabled": False}
+    assert off.json() == {**changed.json(), "invitesEnabled": False, "seatsUsed": 3}
     assert await invite("b@partner.org") == "Inviting new users is not allowed for this account"
 
 
@@ -65,6 +69,23 @@ async def test_admin_changes_the_rules_invitations_follow(
         {"allowedEmailDomains": [5]},
         {"allowedEmailDomains": ["ok.com", "[127.0.0.1]"]},
         {"allowedEmailDomains": [f"d{i}.com" for i in range(101)]},
+        {"allowedEmailDomains": ["acme.com", "gmail.com"]},
+        {"allowedEmailDomains": ["*.outlook.com"], "allowPublicDomains": False},
+        {"allowedEmailDomains": ["gmail.com"], "allowPublicDomains": "yes"},
+        {"whoCanInvite": "OWNERS"},
+        {"whoCanInvite": "admins"},
+        {"whoCanInvite": 1},
+        {"inviteLifetimeDays": 0},
+        {"inviteLifetimeDays": 31},
+        {"inviteLifetimeDays": "7"},
+        {"inviteLifetimeDays": 7.5},
+        {"inviteLifetimeDays": True},
+        {"seatLimit": 0},
+        {"seatLimit": -3},
+        {"seatLimit": "5"},
+        {"seatLimit": False},
+        {"seatLimit": 2.5},
+        {"invitesEnabled": False, "seatLimit": 0},
     ],
 )
 async def test_bad_settings_change_nothing(

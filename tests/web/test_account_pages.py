@@ -69,7 +69,27 @@ async def test_an_admin_changes_the_settings(client: httpx.AsyncClient, ctx: App
     assert current == {
         "invitesEnabled": True,
         "allowedEmailDomains": ["*.acme.io", "acme.com", "example.org"],
+        "whoCanInvite": "ADMINS_AND_MEMBERS",
+        "inviteLifetimeDays": 7,
+        "seatLimit": None,
+        "seatsUsed": 1,
     }
+
+    policy = {"whoCanInvite": "ADMINS", "inviteLifetimeDays": "14", "seatLimit": "25"}
+    saved = await submit(client, "/settings", "/settings", policy)
+    assert saved.status_code == 303
+    current = (await call(client, "getAccountSettings", key=admin.api_key)).json()
+    assert (current["whoCanInvite"], current["inviteLifetimeDays"], current["seatLimit"]) == (
+        "ADMINS",
+        14,
+        25,
+    )
+    page = await client.get("/settings")
+    assert 'value="ADMINS" selected' in page.text
+    assert 'value="25"' in page.text
+    cleared = await submit(client, page, "/settings", {"seatLimit": ""})
+    assert cleared.status_code == 303
+    assert (await call(client, "getAccountSettings", key=admin.api_key)).json()["seatLimit"] is None
 
     page = await client.get("/settings")
     fields = {"allowedEmailDomains": "acme.com"}
@@ -102,6 +122,19 @@ async def test_bad_domains_show_the_apis_message_and_change_nothing(
     assert "allowedEmailDomains must be a list of domains" in refused.text
     assert "not a domain!" in refused.text  # what was typed stays
     assert (await call(client, "getAccountSettings", key=admin.api_key)).json() == before
+    for values, message in (
+        ({"allowedEmailDomains": "gmail.com"}, "gmail.com is a public email provider"),
+        ({"inviteLifetimeDays": "45"}, "inviteLifetimeDays must be a whole number from 1 to 30"),
+        ({"inviteLifetimeDays": "soon"}, "inviteLifetimeDays must be a whole number from 1 to 30"),
+        ({"seatLimit": "0"}, "seatLimit must be a whole number of at least 1"),
+        ({"whoCanInvite": "EVERYONE"}, "whoCanInvite must be"),
+    ):
+        refused = await submit(client, "/settings", "/settings", values)
+        assert refused.status_code == 400
+        assert message in refused.text
+        assert (await call(client, "getAccountSettings", key=admin.api_key)).json() == before
+    public = {"allowedEmailDomains": "gmail.com", "allowPublicDomains": "on"}
+    assert (await submit(client, "/settings", "/settings", public)).status_code == 303
 
 
 async def test_only_admins_see_and_use_the_settings(

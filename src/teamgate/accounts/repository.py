@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,17 +50,30 @@ async def lock(conn: AsyncConnection, account_id: int) -> None:
         )
 
 
-async def invites_enabled(conn: AsyncConnection, account_id: int) -> bool:
-    enabled: bool = (
-        await conn.execute(select(accounts.c.invites_enabled).where(accounts.c.id == account_id))
-    ).scalar_one()
-    return enabled
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    invites_enabled: bool
+    who_can_invite: str
+    invite_lifetime_days: int
+    seat_limit: int | None
 
 
-async def set_invites_enabled(conn: AsyncConnection, account_id: int, enabled: bool) -> None:
-    await conn.execute(
-        update(accounts).where(accounts.c.id == account_id).values(invites_enabled=enabled)
-    )
+async def policy_of(conn: AsyncConnection, account_id: int) -> PolicyRow:
+    c = accounts.c
+    row = (
+        await conn.execute(
+            select(c.invites_enabled, c.who_can_invite, c.invite_lifetime_days, c.seat_limit).where(
+                c.id == account_id
+            )
+        )
+    ).one()
+    return PolicyRow(bool(row[0]), row[1], row[2], row[3])
+
+
+async def set_policy(conn: AsyncConnection, account_id: int, values: dict[str, object]) -> None:
+    """Change the policy columns named in ``values`` (column name -> new value)."""
+    if values:
+        await conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
 
 
 async def allowed_domains(conn: AsyncConnection, account_id: int) -> list[str]:

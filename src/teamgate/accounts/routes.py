@@ -17,12 +17,7 @@ router = APIRouter(prefix="/api", tags=["account"])
 
 
 def _settings(current: AccountSettings) -> Response:
-    return json_response(
-        {
-            "invitesEnabled": current.invites_enabled,
-            "allowedEmailDomains": current.allowed_email_domains,
-        }
-    )
+    return json_response(settings.wire(current.policy) | {"seatsUsed": current.seats_used})
 
 
 @router.post(
@@ -48,6 +43,11 @@ async def update_account_settings(request: Request, cred: CredentialDep) -> Resp
     data = await json_object(request)
     change = settings.SettingsChange(
         invites_enabled=settings.invites_enabled(data.get("invitesEnabled")),
-        allowed_email_domains=settings.email_domains(data.get("allowedEmailDomains")),
+        allowed_email_domains=settings.email_domains(
+            data.get("allowedEmailDomains"), data.get("allowPublicDomains", False)
+        ),
+        who_can_invite=settings.who_can_invite(data.get("whoCanInvite")),
+        invite_lifetime_days=settings.invite_lifetime_days(data.get("inviteLifetimeDays")),
+        seat_limit=settings.seat_limit(data),
     )
     return _settings(await settings.update_settings(get_context(request).db, cred, change))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from teamgate import unit
 from teamgate.accounts import repository as repo
+from teamgate.audit import OPERATOR
 from teamgate.auth import repository as credentials
 from teamgate.db import Database, now
 from teamgate.emails import PUBLIC_MAIL_DOMAINS, InvalidEmail, canonical_email, email_domain
@@ -75,8 +76,11 @@ async def _founder(
     return _Founder(account_name, email, user_name, password_hash)
 
 
-async def _found(tx: unit.Tx, founder: _Founder, *, existing_user: bool) -> tuple[int, int]:
-    """The account and its ADMIN, in the caller's transaction: (account id, user id)."""
+async def _found(
+    tx: unit.Tx, founder: _Founder, *, existing_user: bool, actor: str
+) -> tuple[int, int]:
+    """The account and its ADMIN, in the caller's transaction: (account id, user id).
+    ``actor`` is who the history names: ``cli`` for the operator, else the founder."""
     conn = tx.conn
     # The first-run link only ever creates the first account; once one exists it is moot.
     await repo.clear_setup_tokens(conn)
@@ -100,12 +104,20 @@ async def _found(tx: unit.Tx, founder: _Founder, *, existing_user: bool) -> tupl
         if founder.password_hash is not None:
             await users.replace_password(conn, user_id, founder.password_hash)
             await credentials.delete_sessions_of_user(conn, user_id)
-            await tx.record("user.password_replace", account_id=account_id, target=founder.email)
+            await tx.record(
+                "user.password_replace", account_id=account_id, actor=actor, target=founder.email
+            )
     await team.add_member(
         conn, account_id=account_id, user_id=user_id, role=Role.ADMIN.value, at=tx.at
     )
     await tx.record(
-        "account.create", account_id=account_id, actor_user_id=user_id, target=founder.email
+        "account.create",
+        account_id=account_id,
+        actor_user_id=user_id,
+        actor=actor,
+        target=founder.email,
+        role_after=Role.ADMIN.value,
+        details={"name": founder.account_name},
     )
     return account_id, user_id
 
@@ -129,7 +141,7 @@ async def create_account(
     """
     founder = await _founder(name, admin_email, admin_name, admin_password)
     async with unit.transaction(db) as tx:
-        account_id, user_id = await _found(tx, founder, existing_user=existing_user)
+        account_id, user_id = await _found(tx, founder, existing_user=existing_user, actor=OPERATOR)
         key = await credentials.create_api_key(
             tx.conn, account_id=account_id, user_id=user_id, name=FOUNDING_KEY_NAME, at=tx.at
         )
@@ -152,7 +164,7 @@ async def set_up(
         used = await repo.use_setup_token(tx.conn, token_hash(token), tx.at)
         if not used or await repo.count(tx.conn):
             raise SetupLinkInvalid()
-        account_id, _ = await _found(tx, founder, existing_user=False)
+        account_id, _ = await _found(tx, founder, existing_user=False, actor=founder.email)
     return account_id
 
 

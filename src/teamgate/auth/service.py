@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from teamgate import unit
 from teamgate.accounts import repository as accounts
 from teamgate.auth import repository as repo
-from teamgate.auth.caller import Caller, Credential
+from teamgate.auth.caller import ACCOUNT_NOT_FOUND, Caller, Credential
 from teamgate.auth.repository import ApiKey, NewApiKey
 from teamgate.context import AppContext
 from teamgate.db import Database
@@ -22,7 +22,6 @@ from teamgate.users import repository as users
 
 BAD_LOGIN = "Invalid email or password"
 API_KEY_NOT_FOUND = "API key not found"
-ACCOUNT_NOT_FOUND = "Account not found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +94,9 @@ async def _login(ctx: AppContext, attempt: Login, email: str | None) -> NewSessi
                 session = await start_session(ctx, tx, user.id, account_id)
                 if new_hash is not None:
                     await users.set_password_hash(tx.conn, user.id, new_hash)
-                await tx.record("login", account_id=account_id, actor_user_id=user.id, target=email)
+                await tx.record(
+                    "login", account_id=account_id, actor_user_id=user.id, actor=email, target=email
+                )
         if session is None:
             await tx.record("login", outcome="failure", target=email)
     if session is None:
@@ -202,6 +203,9 @@ async def switch_account(ctx: AppContext, cred: Credential, account_id: Parsed[i
         await repo.delete_session(tx.conn, cred.token_hash)
         session = await start_session(ctx, tx, user_id, target)
         await tx.record(
-            "session.switch_account", account_id=target, target=str(tx.caller.account_id)
+            "session.switch_account",
+            account_id=target,
+            target=tx.caller.email,
+            details={"fromAccountId": tx.caller.account_id},
         )
     return Switched(session, role)

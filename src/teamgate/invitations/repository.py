@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate.db import dialect_insert
@@ -46,7 +46,7 @@ async def upsert(
     email: str,
     name: str | None,
     role: str,
-    inviter_id: int,
+    inviter_id: int | None,
     jti: str,
     created_at: int,
     expires_at: int,
@@ -76,6 +76,19 @@ async def pending_inviter(conn: AsyncConnection, account_id: int, email: str) ->
         )
     ).scalar_one_or_none()
     return inviter
+
+
+async def pending_count(
+    conn: AsyncConnection, account_id: int, *, besides: str | None = None
+) -> int:
+    """How many invitations are pending in the account (besides the one for ``besides``)."""
+    query = (
+        select(func.count()).select_from(invitations).where(invitations.c.account_id == account_id)
+    )
+    if besides is not None:
+        query = query.where(invitations.c.email != besides)
+    count: int = (await conn.execute(query)).scalar_one()
+    return count
 
 
 async def is_pending(conn: AsyncConnection, account_id: int, email: str) -> bool:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from teamgate import inputs, unit
+from teamgate.accounts import policy as policies
 from teamgate.accounts import repository as accounts
+from teamgate.accounts.policy import Policy, Seats
 from teamgate.auth.caller import Credential
 from teamgate.auth.service import BAD_LOGIN, NewSession, start_session
 from teamgate.context import AppContext
 from teamgate.db import Database, now
-from teamgate.emails import domain_allowed, email_domain
 from teamgate.errors import AppError, Unauthorized
 from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.invitations import codes
@@ -24,9 +27,6 @@ from teamgate.users import repository as users
 
 ASK_ADMIN = "Ask admin to invite you"
 INVITED_BY_ANOTHER = "An invitation from another member is pending for this email"
-INVITES_DISABLED = "Inviting new users is not allowed for this account"
-ALREADY_MEMBER = "User already exists"
-OTHER_ORGANISATION = "Email must belong to same organisation"
 ROLE_ABOVE_CALLER = "User not allowed to invite for this role"
 INVALID_WEBSITE = "Invalid website host name"
 INVITATION_NOT_FOUND = "Invitation not found"
@@ -112,14 +112,14 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
     try:
         async with unit.acting(ctx.db, cred, Action.INVITE) as tx:
             caller, conn = tx.caller, tx.conn
+            policy = await policies.load(conn, caller.account_id)
+            policies.require_inviter(policy, caller)
             email = valid(request.email)
-            if not await accounts.invites_enabled(conn, caller.account_id):
-                raise AppError(INVITES_DISABLED)
-            if await member_by_email(conn, caller.account_id, email) is not None:
-                raise AppError(ALREADY_MEMBER)
-            allowed = await accounts.allowed_domains(conn, caller.account_id)
-            if not domain_allowed(email_domain(email), allowed):
-                raise AppError(OTHER_ORGANISATION)
+            is_member = await member_by_email(conn, caller.account_id, email) is not None
+            seats = await _seats(conn, caller.account_id, policy, besides=email)
+            refusal = policies.judge(policy, email, is_member=is_member, seats=seats)
+            if refusal is not None:
+                raise AppError(refusal)
             role, _ = await grantable(conn, caller, request.role, above_caller=ROLE_ABOVE_CALLER)
             origin = _origin(ctx, valid(request.website))
             name = valid(request.name)
@@ -129,7 +129,7 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
                     raise AppError(INVITED_BY_ANOTHER)
             budget.check()
             claims = codes.InviteClaims(
-                codes.new_jti(), email, caller.account_id, tx.at + codes.INVITE_TTL_SECONDS
+                codes.new_jti(), email, caller.account_id, tx.at + policy.invite_lifetime_seconds
             )
             await repo.upsert(
                 conn,
@@ -137,17 +137,37 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
                 email=email,
                 name=name,
                 role=role,
-                inviter_id=caller.user_id,
+                inviter_id=caller.actor_user_id,
                 jti=claims.jti,
                 created_at=tx.at,
                 expires_at=claims.expires_at,
             )
-            await tx.record("invitation.create", target=email, detail=role)
+            await tx.record(
+                "invitation.create",
+                target=email,
+                role_after=role,
+                details={"expiresAt": claims.expires_at},
+            )
     except Exception:
         await budget.cancel()
         raise
     code = codes.sign(ctx.settings.signing_key, claims, tx.at)
     return Invited(email, role, codes.link(origin, code, email), claims.expires_at)
+
+
+async def _seats(
+    conn: AsyncConnection, account_id: int, policy: Policy, *, besides: str | None
+) -> Seats:
+    """The seats taken besides the one being judged (counted only under a seat limit).
+    ``besides``: the invitee, whose own pending invitation an invite replaces; None for an
+    acceptance, which turns its invitation into a membership and so needs a free seat among
+    the members alone."""
+    if policy.seat_limit is None:
+        return Seats(0, 0)
+    members = await team.member_count(conn, account_id)
+    if besides is None:
+        return Seats(members, 0)
+    return Seats(members, await repo.pending_count(conn, account_id, besides=besides))
 
 
 async def preview(ctx: AppContext, code: str | None) -> Preview | None:
@@ -213,6 +233,16 @@ async def _accept(ctx: AppContext, acceptance: Acceptance) -> Accepted:
         role = await repo.consume(conn, pending.id, pending.jti, tx.at)
         if role is None or await team.role_base(conn, pending.account_id, role) is None:
             raise InvitationInvalid()
+        # The policy as it stands now: an invitation it no longer allows stays pending (the
+        # refusal rolls the consumption back) and is refused as inviteUsers would refuse it.
+        policy = await policies.load(conn, pending.account_id)
+        is_member = existing is not None and (
+            await team.role_of(conn, pending.account_id, existing.id) is not None
+        )
+        seats = await _seats(conn, pending.account_id, policy, besides=None)
+        refusal = policies.judge(policy, pending.email, is_member=is_member, seats=seats)
+        if refusal is not None:
+            raise AppError(refusal)
         if existing is None:
             assert name is not None
             user_id = await users.create(
@@ -230,14 +260,15 @@ async def _accept(ctx: AppContext, acceptance: Acceptance) -> Accepted:
         if not await team.add_member(
             conn, account_id=pending.account_id, user_id=user_id, role=role, at=tx.at
         ):
-            raise AppError(ALREADY_MEMBER)
+            raise AppError(policies.ALREADY_MEMBER)
         session = await start_session(ctx, tx, user_id, pending.account_id)
         await tx.record(
             "invitation.accept",
             account_id=pending.account_id,
             actor_user_id=user_id,
+            actor=pending.email,
             target=pending.email,
-            detail=role,
+            role_after=role,
         )
     return Accepted(session, pending.email, role, found.account_name)
 

@@ -74,7 +74,7 @@ async def create_role(db: Database, cred: Credential, definition: RoleDefinition
         base = valid(definition.base)
         if not await repo.add_custom_role(tx.conn, tx.caller.account_id, name, base, tx.at):
             raise AppError(EXISTS)
-        await tx.record("role.create", target=name, detail=base.value)
+        await tx.record("role.create", target=name, details={"baseRole": base.value})
     return CustomRole(name, base, tx.at)
 
 
@@ -91,8 +91,11 @@ async def update_role(db: Database, cred: Credential, definition: RoleDefinition
         if existing.base_role is Role.ADMIN and await repo.admin_count(tx.conn, account_id) == 0:
             raise AppError(LAST_ADMIN)  # raised inside the transaction: the change rolls back
         await prune_invitations(tx.conn, account_id)
-        detail = f"{existing.base_role.value} -> {base.value}"
-        await tx.record("role.update", target=name, detail=detail)
+        await tx.record(
+            "role.update",
+            target=name,
+            details={"baseRoleBefore": existing.base_role.value, "baseRoleAfter": base.value},
+        )
     return CustomRole(name, base, existing.created_at)
 
 

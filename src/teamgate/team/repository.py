@@ -117,6 +117,17 @@ async def roles_of_members(conn: AsyncConnection, account_id: int) -> dict[int, 
     return {user_id: role for user_id, role in rows}
 
 
+async def member_count(conn: AsyncConnection, account_id: int) -> int:
+    count: int = (
+        await conn.execute(
+            select(func.count())
+            .select_from(memberships)
+            .where(memberships.c.account_id == account_id)
+        )
+    ).scalar_one()
+    return count
+
+
 async def admin_count(conn: AsyncConnection, account_id: int) -> int:
     base = func.coalesce(custom_roles.c.base_role, memberships.c.role)
     query = (

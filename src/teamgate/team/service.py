@@ -162,12 +162,11 @@ async def remove_user(db: Database, cred: Credential, email: Parsed[str]) -> Rem
                 raise AppError(LAST_ADMIN)
             await _remove_member(conn, caller.account_id, removed_id)
             await invitations.delete_for_email(conn, caller.account_id, target)
-            action = "member.remove"
+            await tx.record("member.remove", target=target, role_before=role)
         elif await invitations.delete_for_email(conn, caller.account_id, target):
-            action = "invitation.revoke"
+            await tx.record("invitation.revoke", target=target)
         else:
             raise AppError(USER_NOT_FOUND)
-        await tx.record(action, target=target)
         assignable = await repo.assignable_roles(conn, caller.account_id, caller.base_role)
     return Removal(target, removed_id, caller.role, assignable)
 
@@ -205,7 +204,7 @@ async def change_role(db: Database, cred: Credential, change: RoleChange) -> Rol
             raise AppError(LAST_ADMIN)
         await repo.set_role(conn, caller.account_id, user_id, role)
         await prune_invitations(conn, caller.account_id)
-        await tx.record("member.role_change", target=email, detail=f"{old_role} -> {role}")
+        await tx.record("member.role_change", target=email, role_before=old_role, role_after=role)
     return RoleChanged(email, user_id, role)
 
 

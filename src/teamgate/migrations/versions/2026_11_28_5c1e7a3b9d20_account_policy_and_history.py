@@ -1,0 +1,103 @@
+"""account policy, last account, membership history
+
+Revision ID: 5c1e7a3b9d20
+Revises: 94301996ebc2
+Create Date: 2026-11-28 16:40:00
+"""
+
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "5c1e7a3b9d20"
+down_revision: str | None = "94301996ebc2"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "who_can_invite",
+                sa.String(length=20),
+                server_default=sa.text("'ADMINS_AND_MEMBERS'"),
+                nullable=False,
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "invite_lifetime_days", sa.Integer(), server_default=sa.text("7"), nullable=False
+            )
+        )
+        batch_op.add_column(sa.Column("seat_limit", sa.Integer(), nullable=True))
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_account_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("actor", sa.String(length=320), nullable=True))
+        batch_op.add_column(sa.Column("role_before", sa.String(length=50), nullable=True))
+        batch_op.add_column(sa.Column("role_after", sa.String(length=50), nullable=True))
+        batch_op.create_index("ix_audit_log_account_id", ["account_id", "id"], unique=False)
+    _backfill_history()
+
+
+def _backfill_history() -> None:
+    """Earlier events kept roles in a free-text ``detail``: move them to the role columns, name
+    each actor by email, and turn ``detail`` into a JSON object, so the history replays."""
+    bind = op.get_bind()
+    audit = sa.table(
+        "audit_log",
+        sa.column("id", sa.Integer),
+        sa.column("actor_user_id", sa.Integer),
+        sa.column("actor", sa.String),
+        sa.column("action", sa.String),
+        sa.column("role_before", sa.String),
+        sa.column("role_after", sa.String),
+        sa.column("detail", sa.Text),
+    )
+    users = sa.table("users", sa.column("id", sa.Integer), sa.column("email", sa.String))
+    emails = dict(bind.execute(sa.select(users.c.id, users.c.email)).all())
+    rows = bind.execute(
+        sa.select(audit.c.id, audit.c.actor_user_id, audit.c.action, audit.c.detail)
+    ).all()
+    for event_id, actor_id, action, detail in rows:
+        before, after, extra = None, None, {}
+        if action in ("invitation.create", "invitation.accept") and detail:
+            after = detail
+        elif action == "member.role_change" and detail and " -> " in detail:
+            before, after = detail.split(" -> ", 1)
+        elif action == "account.create":
+            after = "ADMIN"
+        elif action == "role.create" and detail:
+            extra = {"baseRole": detail}
+        elif action == "role.update" and detail and " -> " in detail:
+            old, new = detail.split(" -> ", 1)
+            extra = {"baseRoleBefore": old, "baseRoleAfter": new}
+        elif detail:
+            extra = {"note": detail}
+        bind.execute(
+            audit.update()
+            .where(audit.c.id == event_id)
+            .values(
+                actor=emails.get(actor_id),
+                role_before=before,
+                role_after=after,
+                detail=json.dumps(extra) if extra else None,
+            )
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_account_id")
+        batch_op.drop_column("role_after")
+        batch_op.drop_column("role_before")
+        batch_op.drop_column("actor")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("last_account_id")
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("seat_limit")
+        batch_op.drop_column("invite_lifetime_days")
+        batch_op.drop_column("who_can_invite")
