@@ -138,6 +138,12 @@ class GoToAccountRequest(_Doc):
     newAccountId: int
 
 
+class AccountSummary(BaseModel):
+    accountId: int
+    name: str
+    role: str
+
+
 class AccountSwitch(BaseModel):
     accountId: int
     role: str

@@ -191,3 +191,46 @@ async def test_go_to_account_refusals_change_nothing(
     by_key = await call(client, "goToAccount", {"newAccountId": acme.account_id}, key=acme.api_key)
     assert by_key.status_code == 403
     assert await snapshot(ctx) == before
+
+
+async def test_get_accounts_lists_the_callers_accounts_by_key_or_session(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    acme = await new_account(ctx)
+    other = await new_account(ctx, name="Other", admin_email="boss@other.org")
+    await new_account(ctx, name="Stranger", admin_email="boss@stranger.org")
+    await make_member(ctx, other.account_id, acme.email, "DEVELOPER", password=None)
+    expected = [
+        {"accountId": acme.account_id, "name": "Acme", "role": "ADMIN"},
+        {"accountId": other.account_id, "name": "Other", "role": "DEVELOPER"},
+    ]
+
+    by_key = await call(client, "getAccounts", key=acme.api_key)
+    token = await start_session(client, acme.email)
+    by_session = await as_session(client, "getAccounts", token=token)
+
+    assert (by_key.status_code, by_key.json()) == (200, expected)
+    assert (by_session.status_code, by_session.json()) == (200, expected)
+    assert_unauthorized(await call(client, "getAccounts"))
+
+
+async def test_login_starts_in_the_account_used_last(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    acme = await new_account(ctx)
+    other = await new_account(ctx, name="Other", admin_email="boss@other.org")
+    await make_member(ctx, other.account_id, acme.email, "VIEWER", password=None)
+    first = await login(client, acme.email)
+    assert first.json()["accountId"] == acme.account_id  # never switched: the first joined
+
+    switched = await as_session(
+        client, "goToAccount", {"newAccountId": other.account_id}, token=session_token(first)
+    )
+    assert switched.status_code == 200
+
+    again = await login(client, acme.email)
+    assert again.json()["accountId"] == other.account_id
+    # Removed from the account used last: the next login starts in the first one again.
+    removed = await call(client, "removeUser", {"email": acme.email}, key=other.api_key)
+    assert removed.status_code == 200
+    assert (await login(client, acme.email)).json()["accountId"] == acme.account_id

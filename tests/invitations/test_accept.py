@@ -111,7 +111,10 @@ async def test_existing_user_must_give_their_current_password(
     assert await invitation_row(ctx, admin.account_id, "carol@acme.com") is None
     async with ctx.db.read() as conn:
         user_after = (await conn.execute(select(users).where(users.c.id == carol.user_id))).one()
-    assert user_after == user_before  # neither name nor password changed
+    # Neither name nor password changed (only where the next login starts: here).
+    changed = {k for k, v in user_after._mapping.items() if user_before._mapping[k] != v}
+    assert changed == {"last_account_id"}
+    assert user_after.last_account_id == admin.account_id
     # The new session is in the inviting account.
     team = await client.post("/api/getTeamData", json={})
     assert team.status_code == 200

@@ -109,6 +109,24 @@ async def delete_api_token(request: Request, cred: CredentialDep) -> Response:
 
 
 @router.post(
+    "/getAccounts",
+    summary="The accounts the caller belongs to",
+    response_model=None,
+    responses=schemas.responses(list[schemas.AccountSummary]),
+    openapi_extra=body_doc(schemas.Empty),
+)
+async def get_accounts(request: Request, cred: CredentialDep) -> Response:
+    await json_object(request)
+    signed_in = await service.signed_in(get_context(request).db, cred)
+    return json_response(
+        [
+            {"accountId": choice.account_id, "name": choice.name, "role": choice.role}
+            for choice in signed_in.accounts
+        ]
+    )
+
+
+@router.post(
     "/goToAccount",
     summary="Switch the session to another account of the caller's",
     response_model=None,

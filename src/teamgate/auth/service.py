@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from teamgate import unit
 from teamgate.accounts import repository as accounts
 from teamgate.auth import repository as repo
@@ -46,8 +48,8 @@ class Switched:
 
 
 async def login(ctx: AppContext, attempt: Login, client: str) -> NewSession:
-    """A new session in the user's first account (for an unverified user, the account whose
-    link set their password). Failures count against the per-client and per-email budgets."""
+    """A new session in the account the user used last (see ``_start_account``). Failures
+    count against the per-client and per-email budgets."""
     limits = ctx.limits
     try:
         email: str | None = canonical_email(attempt.email)
@@ -74,10 +76,7 @@ async def _login(ctx: AppContext, attempt: Login, email: str | None) -> NewSessi
         async with ctx.db.read() as conn:
             user = await users.by_email(conn, email)
             if user is not None:
-                # An unverified password opens only the account whose link set it.
-                account_id = user.unverified_account_id
-                if account_id is None:
-                    account_id = await team.first_account_of(conn, user.id)
+                account_id = await _start_account(conn, user)
     stored_hash = user.password_hash if user else None
     ok = await verify_password(stored_hash, attempt.password)
     new_hash = None
@@ -104,8 +103,21 @@ async def _login(ctx: AppContext, attempt: Login, email: str | None) -> NewSessi
     return session
 
 
+async def _start_account(conn: AsyncConnection, user: users.User) -> int | None:
+    """Where a login starts: the account the user used last while they still belong to it,
+    else the one they joined first. An unverified password opens only the account whose link
+    set it."""
+    if user.unverified_account_id is not None:
+        return user.unverified_account_id
+    last = user.last_account_id
+    if last is not None and await team.role_of(conn, last, user.id) is not None:
+        return last
+    return await team.first_account_of(conn, user.id)
+
+
 async def start_session(ctx: AppContext, tx: unit.Tx, user_id: int, account_id: int) -> NewSession:
-    """A new session for a member, in the transaction that admits them."""
+    """A new session for a member, in the transaction that admits them; the account becomes
+    the one their next login starts in."""
     token = await repo.create_session(
         tx.conn,
         user_id=user_id,
@@ -113,6 +125,7 @@ async def start_session(ctx: AppContext, tx: unit.Tx, user_id: int, account_id: 
         at=tx.at,
         ttl=ctx.settings.session_ttl_seconds,
     )
+    await users.set_last_account(tx.conn, user_id, account_id)
     return NewSession(token, user_id, account_id)
 
 

@@ -19,6 +19,7 @@ class User:
     password_hash: str | None
     # Set while the address is unverified: the one account the password opens (see models).
     unverified_account_id: int | None
+    last_account_id: int | None = None  # where the user last signed in or switched to
 
 
 _COLUMNS = (
@@ -27,6 +28,7 @@ _COLUMNS = (
     users.c.name,
     users.c.password_hash,
     users.c.unverified_account_id,
+    users.c.last_account_id,
 )
 
 
@@ -67,6 +69,12 @@ async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: 
     """The same password, hashed again (stronger parameters); nothing else changes."""
     await conn.execute(
         update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+    )
+
+
+async def set_last_account(conn: AsyncConnection, user_id: int, account_id: int) -> None:
+    await conn.execute(
+        update(users).where(users.c.id == user_id).values(last_account_id=account_id)
     )
 
 
