@@ -47,6 +47,7 @@ class Action(StrEnum):
     READ_TEAM = "read_team"
     INVITE = "invite"
     MANAGE_MEMBERS = "manage_members"
+    READ_HISTORY = "read_history"
     OWN_KEYS = "own_keys"
     SWITCH_ACCOUNT = "switch_account"
 
@@ -55,6 +56,7 @@ _MINIMUM = {
     Action.READ_TEAM: Role.VIEWER,
     Action.INVITE: Role.MEMBER,
     Action.MANAGE_MEMBERS: Role.ADMIN,
+    Action.READ_HISTORY: Role.ADMIN,
     Action.OWN_KEYS: Role.VIEWER,
     Action.SWITCH_ACCOUNT: Role.VIEWER,
 }

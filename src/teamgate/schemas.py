@@ -30,6 +30,40 @@ class TeamEntry(_Doc):
     expiresAt: int | None = Field(default=None, description="Invitations: expiry, epoch seconds")
 
 
+class TeamDataRequest(_Doc):
+    at: int | None = Field(
+        default=None, description="Epoch seconds: the team as it was then (ADMIN; members only)"
+    )
+
+
+class AuditLogRequest(_Doc):
+    action: str | None = Field(default=None, description="e.g. invitation.create, member.remove")
+    actor: str | None = Field(default=None, description="The acting user's email, or cli")
+    target: str | None = None
+    from_: int | None = Field(default=None, alias="from", description="Epoch seconds, inclusive")
+    to: int | None = Field(default=None, description="Epoch seconds, inclusive")
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, description="nextCursor of the previous page")
+
+
+class AuditEvent(BaseModel):
+    id: int
+    time: int = Field(description="Epoch seconds, UTC")
+    accountId: int | None
+    actor: str | None = Field(description="The acting user's email, or cli")
+    action: str
+    target: str | None
+    details: dict[str, Any] = Field(
+        description="roleBefore/roleAfter for membership changes, before/after for settings, "
+        "requestId, and what else the action records; never a secret"
+    )
+
+
+class AuditLogPage(BaseModel):
+    events: list[AuditEvent]
+    nextCursor: str | None
+
+
 class InviteRequest(_Doc):
     inviteeEmail: str
     inviteeRole: str = Field(

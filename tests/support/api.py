@@ -13,7 +13,7 @@ AUTHENTICATED_ENDPOINTS = [
     "getTeamData", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
     "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
     "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
-    "getAccountSettings", "updateAccountSettings",
+    "getAccountSettings", "updateAccountSettings", "getAccounts", "getAuditLogs",
 ]  # fmt: skip
 
 

@@ -146,7 +146,11 @@ async def add_api_key(db: Database, cred: Credential, name: Parsed[str]) -> NewA
             name=key_name,
             at=tx.at,
         )
-        await tx.record("api_key.create", target=key_name)
+        await tx.record(
+            "api_key.create",
+            target=tx.caller.email,
+            details={"keyId": created.info.id, "name": key_name, "keyPrefix": created.info.prefix},
+        )
     return created
 
 
@@ -163,7 +167,7 @@ async def delete_api_key(db: Database, cred: Credential, key_id: Parsed[int]) ->
         )
         if not deleted:
             raise AppError(API_KEY_NOT_FOUND)
-        await tx.record("api_key.delete", target=str(chosen))
+        await tx.record("api_key.delete", target=tx.caller.email, details={"keyId": chosen})
     return chosen
 
 

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from teamgate import inputs, schemas
+from teamgate.audit import Recorded
 from teamgate.auth.caller import CredentialDep
 from teamgate.context import get_context
 from teamgate.http import body_doc, json_object, json_response
 from teamgate.roles import role_input
-from teamgate.team import custom_roles, service
+from teamgate.team import custom_roles, history, service
 from teamgate.team.repository import CustomRole
 
 router = APIRouter(prefix="/api", tags=["team"])
@@ -34,13 +35,70 @@ def _role_definition(data: dict[str, Any]) -> custom_roles.RoleDefinition:
     "/getTeamData",
     summary="Members, then pending invitations",
     response_model=None,
-    responses=schemas.responses(list[schemas.TeamEntry]),
-    openapi_extra=body_doc(schemas.Empty),
+    description='`{}`: the members, then the pending invitations. `{"at": <epoch seconds>}` '
+    "(ADMIN): who was a member at that time, with the role they had then, replayed from the "
+    "membership history (members only).",
+    responses=schemas.responses(list[schemas.TeamEntry], 400, 403),
+    openapi_extra=body_doc(schemas.TeamDataRequest),
 )
 async def get_team_data(request: Request, cred: CredentialDep) -> Response:
-    await json_object(request)
-    body = await service.team_json(get_context(request).db, cred)
+    data = await json_object(request)
+    db = get_context(request).db
+    if data.get("at") is not None:
+        then = await history.team_at(db, cred, history.time(data["at"], "at"))
+        return json_response(
+            [
+                {
+                    "id": member.user_id,
+                    "login": member.email,
+                    "name": member.name,
+                    "role": member.role,
+                }
+                for member in then
+            ]
+        )
+    body = await service.team_json(db, cred)
     return Response(body, media_type="application/json")
+
+
+def _event(event: Recorded) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "time": event.at,
+        "accountId": event.account_id,
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "details": event.details,
+    }
+
+
+@router.post(
+    "/getAuditLogs",
+    summary="The membership history, newest first (ADMIN)",
+    response_model=None,
+    responses=schemas.responses(schemas.AuditLogPage, 400, 403),
+    openapi_extra=body_doc(schemas.AuditLogRequest),
+)
+async def get_audit_logs(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    where = history.HistoryFilter(
+        action=history.text(data.get("action"), "action"),
+        actor=history.who(data.get("actor"), "actor"),
+        target=history.who(data.get("target"), "target"),
+        since=history.time(data.get("from"), "from"),
+        until=history.time(data.get("to"), "to"),
+    )
+    found = await history.page(
+        get_context(request).db,
+        cred,
+        where,
+        limit=history.limit(data.get("limit")),
+        cursor=history.cursor(data.get("cursor")),
+    )
+    return json_response(
+        {"events": [_event(event) for event in found.events], "nextCursor": found.next_cursor}
+    )
 
 
 @router.post(
