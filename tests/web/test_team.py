@@ -280,3 +280,37 @@ async def test_search_role_filter_and_paging_on_a_large_team(
     assert "No one matches this filter." in nobody.text
     like = await client.get("/team", params={"q": "%"})  # not a wildcard
     assert "No one matches this filter." in like.text
+
+
+async def test_the_invite_form_follows_the_account_policy(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, admin_email="ada@acme.com", password=None)
+    await make_member(ctx, admin.account_id, "mia@acme.com", "MEMBER")
+    await call(
+        client,
+        "inviteUsers",
+        {"inviteeEmail": "own@acme.com", "inviteeRole": "VIEWER"},
+        key=(await make_member(ctx, admin.account_id, "sam@acme.com", "MEMBER")).api_key,
+    )
+    policy = {"whoCanInvite": "ADMINS"}
+    assert (
+        await call(client, "updateAccountSettings", policy, key=admin.api_key)
+    ).status_code == 200
+
+    await sign_in(client, "sam@acme.com")
+    page = await client.get("/team")
+    actions = [action for action, _ in forms_of(page.text)]
+    assert "/team/invite" not in actions
+    assert "/team/reinvite" not in actions  # no new link for their own invitation either
+    assert "Only admins may invite people to this account." in page.text
+    before = await snapshot(ctx)
+    refused = await post_form(client, "/team/invite", {"email": "x@acme.com", "role": "VIEWER"})
+    assert refused.status_code == 403
+    assert await snapshot(ctx) == before
+
+    off = {"whoCanInvite": "ADMINS_AND_MEMBERS", "invitesEnabled": False}
+    await call(client, "updateAccountSettings", off, key=admin.api_key)
+    page = await client.get("/team")
+    assert "/team/invite" not in [action for action, _ in forms_of(page.text)]
+    assert "Invitations are turned off for this account." in page.text

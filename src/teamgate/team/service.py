@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate import unit
+from teamgate.accounts import policy as policies
 from teamgate.auth import repository as credentials
 from teamgate.auth.caller import Caller, Credential
 from teamgate.db import Database, now
 from teamgate.errors import AppError, Unauthorized
 from teamgate.inputs import Parsed, valid
 from teamgate.invitations import repository as invitations
-from teamgate.roles import Action, Role
+from teamgate.roles import Action, Role, permits
 from teamgate.team import listing
 from teamgate.team import repository as repo
 from teamgate.team.listing import Entry, Filter
@@ -81,6 +82,8 @@ class TeamView:
     invitation_count: int
     roles: list[str]  # every role of the account, built-in first
     assignable_roles: list[str]  # those the caller may give
+    may_invite: bool  # the caller's role and the account policy let them invite
+    invites_enabled: bool
 
 
 async def team_view(
@@ -96,9 +99,21 @@ async def team_view(
         members, pending = await listing.counts(conn, caller.account_id, where)
         roles = list(await repo.role_bases(conn, caller.account_id))
         assignable = await repo.assignable_roles(conn, caller.account_id, caller.base_role)
+        policy = await policies.load(conn, caller.account_id)
     entries = found[:limit]
     next_after = entries[-1].cursor if len(found) > limit else None
-    return TeamView(caller, entries, next_after, members, pending, roles, assignable)
+    may_invite = permits(caller.base_role, Action.INVITE) and policies.may_invite(policy, caller)
+    return TeamView(
+        caller,
+        entries,
+        next_after,
+        members,
+        pending,
+        roles,
+        assignable,
+        may_invite=may_invite,
+        invites_enabled=policy.invites_enabled,
+    )
 
 
 async def entry_for(db: Database, cred: Credential, email: Parsed[str]) -> Entry | None:
