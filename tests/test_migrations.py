@@ -11,11 +11,21 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import Column, DefaultClause, Index, Integer, MetaData, String, Table, false
+from sqlalchemy import (
+    Column,
+    DefaultClause,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    false,
+    text,
+)
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from teamgate import cli, migrate, models
+from teamgate import audit, cli, migrate, models
 from teamgate.db import Database
 from tests.support.backends import BACKENDS, POSTGRES_ADMIN_URL, migrate_database, pg_dsn
 
@@ -135,3 +145,74 @@ def test_db_check_command(
         "models.py and the migrations disagree. A new migration would have to:",
         "  add_column users.nickname VARCHAR(50)",
     ]
+
+
+async def test_earlier_history_is_moved_into_the_new_columns(empty_database_url: str) -> None:
+    """Events written before the history had role columns replay like new ones."""
+    db = Database(empty_database_url)
+    try:
+        await migrate.upgrade(db, "94301996ebc2")
+        async with db.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO accounts (id, name, invites_enabled, created_at)"
+                    " VALUES (1, 'Acme', true, 1)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, email, name, created_at) VALUES"
+                    " (1, 'ada@acme.com', 'Ada', 1), (2, 'bob@acme.com', 'Bob', 1)"
+                )
+            )
+            old_events = [
+                (10, 1, "account.create", "ada@acme.com", None),
+                (20, 1, "role.create", "OPS", "MEMBER"),
+                (30, 1, "invitation.create", "bob@acme.com", "OPS"),
+                (40, 2, "invitation.accept", "bob@acme.com", "OPS"),
+                (50, 1, "member.role_change", "bob@acme.com", "OPS -> VIEWER"),
+                (60, 1, "api_key.delete", "7", None),
+            ]
+            for at, actor, action, target, detail in old_events:
+                await conn.execute(
+                    text(
+                        "INSERT INTO audit_log (at, account_id, actor_user_id, action, target,"
+                        " outcome, detail) VALUES (:at, 1, :actor, :action, :target, 'success',"
+                        " :detail)"
+                    ),
+                    {
+                        "at": at,
+                        "actor": actor,
+                        "action": action,
+                        "target": target,
+                        "detail": detail,
+                    },
+                )
+        await migrate.upgrade(db)
+
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT action, actor, role_before, role_after, detail FROM audit_log"
+                        " ORDER BY id"
+                    )
+                )
+            ).all()
+            assert [tuple(row) for row in rows] == [
+                ("account.create", "ada@acme.com", None, "ADMIN", None),
+                ("role.create", "ada@acme.com", None, None, '{"baseRole": "MEMBER"}'),
+                ("invitation.create", "ada@acme.com", None, "OPS", None),
+                ("invitation.accept", "bob@acme.com", None, "OPS", None),
+                ("member.role_change", "ada@acme.com", "OPS", "VIEWER", None),
+                ("api_key.delete", "ada@acme.com", None, None, None),
+            ]
+            at_45 = await audit.members_at(conn, 1, 45)
+            at_55 = await audit.members_at(conn, 1, 55)
+        assert [(m.email, m.role) for m in at_45] == [
+            ("ada@acme.com", "ADMIN"),
+            ("bob@acme.com", "OPS"),
+        ]
+        assert [(m.email, m.role, m.user_id) for m in at_55][1] == ("bob@acme.com", "VIEWER", 2)
+    finally:
+        await db.dispose()
