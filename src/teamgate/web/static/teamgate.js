@@ -6,7 +6,8 @@ function showLocalTimes(root) {
   const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
   for (const time of root.querySelectorAll("time[datetime]")) {
     const when = new Date(time.getAttribute("datetime"));
-    if (Number.isNaN(when.getTime())) continue;
+    // UTC on purpose where the page's filters are UTC days (the history).
+    if (Number.isNaN(when.getTime()) || time.dataset.format === "utc") continue;
     time.textContent = (time.dataset.format === "date" ? dateOnly : dateTime).format(when);
     time.title = when.toISOString();
   }
