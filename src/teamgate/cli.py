@@ -1,4 +1,6 @@
-"""The ``teamgate`` command: serve, account, db."""
+"""The ``teamgate`` command: serve, account, db, and the operator's commands (accounts,
+members, invite, remove, set-role, key, audit), which act as an ADMIN of the account named,
+through the same services and rules as the API, recorded in its history as ``cli``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import json
 import os
 import socket
 import sys
-from typing import Annotated
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing, nullcontext
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,12 +23,49 @@ from teamgate.config import Settings
 from teamgate.db import Database
 from teamgate.errors import AppError
 
-app = typer.Typer(help="teamgate: self-hosted team membership.", no_args_is_help=True)
-account_app = typer.Typer(help="Accounts.", no_args_is_help=True)
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from teamgate.context import AppContext
+    from teamgate.operator import Row, Shape
+
+T = TypeVar("T")
+
+
+def _commands(help_text: str) -> typer.Typer:
+    """A command group with plain help: Typer's Rich help labels every flag `<bool>`, as if it
+    took a value."""
+    return typer.Typer(
+        help=help_text, no_args_is_help=True, rich_markup_mode=None, add_completion=False
+    )
+
+
+app = _commands("teamgate: self-hosted team membership.")
+account_app = _commands("Accounts.")
+db_app = _commands("The database schema.")
+key_app = _commands("API keys.")
 app.add_typer(account_app, name="account")
 app.add_typer(db_app, name="db")
+app.add_typer(key_app, name="key")
 console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"teamgate {version('teamgate')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def _database(settings: Settings) -> Database:
@@ -266,6 +308,263 @@ def account_create(
     )
     console.print("API key (shown once):")
     print(api_key)
+
+
+# --- the operator's commands: an ADMIN of one account, from the server's shell ---------------
+
+
+class ListFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+AccountOption = Annotated[
+    int, typer.Option("--account", help="The account's id (see `teamgate accounts`).")
+]
+EmailOption = Annotated[str, typer.Option("--email", help="The person's email.")]
+RoleOption = Annotated[
+    str, typer.Option("--role", help="ADMIN, MEMBER, DEVELOPER, VIEWER or a custom role.")
+]
+FormatOption = Annotated[
+    ListFormat, typer.Option("--format", help="A table, one JSON array, or CSV with a header.")
+]
+
+
+def _refuse(message: str) -> typer.Exit:
+    from rich.markup import escape
+
+    console.print(f"[red]{escape(message)}[/red]", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _operate(work: Callable[[AppContext], Awaitable[T]]) -> T:
+    """Run ``work`` on the database (migrated first) with the server's settings; a refusal is
+    its message on stderr and exit code 2, having changed nothing."""
+    from teamgate import migrate
+    from teamgate.context import AppContext
+    from teamgate.ratelimit import Limits
+
+    settings = Settings()
+
+    async def run() -> T:
+        ctx = AppContext(settings=settings, db=_database(settings), limits=Limits(settings))
+        try:
+            await migrate.upgrade(ctx.db)
+            return await work(ctx)
+        finally:
+            await ctx.db.dispose()
+            await ctx.limits.close()
+
+    try:
+        return asyncio.run(run())
+    except AppError as error:
+        raise _refuse(error.message) from None
+    except BrokenPipeError:
+        # The reader went away (`teamgate audit | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    except Exception as error:
+        from rich.markup import escape
+
+        from teamgate.errors import is_storage_failure
+
+        if not is_storage_failure(error):
+            raise
+        console.print(
+            "[red]Storage is unavailable (the database, or the rate-limit store):[/red] "
+            + escape(str(error) or type(error).__name__),
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _list(
+    rows: Callable[[AppContext], AsyncGenerator[Row, None]], header: tuple[str, ...], shape: Shape
+) -> int:
+    from teamgate import operator
+
+    async def work(ctx: AppContext) -> int:
+        return await operator.write(sys.stdout, shape, rows(ctx), header)
+
+    return _operate(work)
+
+
+@app.command("accounts")
+def accounts_list(fmt: FormatOption = ListFormat.TABLE) -> None:
+    """List every account: its id, name, members, pending invitations and creation date."""
+    from teamgate import operator
+
+    _list(
+        lambda ctx: operator.accounts_overview(ctx.db),
+        operator.AccountRow.HEADER,
+        operator.Shape(fmt.value),
+    )
+
+
+@app.command("members")
+def members_list(account: AccountOption, fmt: FormatOption = ListFormat.TABLE) -> None:
+    """List an account's members, then its pending invitations."""
+    from teamgate import operator
+    from teamgate.auth.caller import Credential
+
+    _list(
+        lambda ctx: operator.team_rows(ctx.db, Credential.operator(account)),
+        operator.TeamRow.HEADER,
+        operator.Shape(fmt.value),
+    )
+
+
+@app.command("invite")
+def invite(
+    account: AccountOption,
+    email: EmailOption,
+    role: RoleOption,
+    name: Annotated[str | None, typer.Option("--name", help="The invitee's name.")] = None,
+) -> None:
+    """Invite someone (or replace their pending invitation): prints the link, shown once."""
+    from teamgate import inputs
+    from teamgate.auth.caller import Credential
+    from teamgate.invitations import service
+    from teamgate.operator import iso_time
+    from teamgate.roles import role_input
+
+    request = service.Invite(
+        email=inputs.email(email),
+        role=role_input(role),
+        name=inputs.optional_name(name, "--name"),
+        website=None,
+    )
+    invited = _operate(lambda ctx: service.invite(ctx, Credential.operator(account), request))
+    console.print(
+        f"Invited {invited.email} as {invited.role}; the link expires "
+        f"{iso_time(invited.expires_at)} and is shown once:",
+        markup=False,
+        soft_wrap=True,
+    )
+    print(invited.link)
+
+
+@app.command("remove")
+def remove(account: AccountOption, email: EmailOption) -> None:
+    """Remove a member (their keys and sessions stop working), or a pending invitation."""
+    from teamgate import inputs
+    from teamgate.auth.caller import Credential
+    from teamgate.team.service import remove_user
+
+    removal = _operate(
+        lambda ctx: remove_user(ctx.db, Credential.operator(account), inputs.email(email))
+    )
+    what = "member" if removal.user_id else "pending invitation"
+    console.print(f"Removed the {what} {removal.email}.", markup=False, soft_wrap=True)
+
+
+@app.command("set-role")
+def set_role(account: AccountOption, email: EmailOption, role: RoleOption) -> None:
+    """Give a member another role."""
+    from teamgate import inputs
+    from teamgate.auth.caller import Credential
+    from teamgate.roles import role_input
+    from teamgate.team.service import RoleChange, change_role
+
+    change = RoleChange(email=inputs.email(email), role=role_input(role))
+    changed = _operate(lambda ctx: change_role(ctx.db, Credential.operator(account), change))
+    console.print(f"{changed.email} is now {changed.role}.", markup=False, soft_wrap=True)
+
+
+@key_app.command("create")
+def key_create(
+    account: AccountOption,
+    email: Annotated[str, typer.Option("--email", help="The member the key acts as.")],
+    name: Annotated[str, typer.Option("--name", help="What the key is for.")] = "API key",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON line.")
+    ] = False,
+) -> None:
+    """Create an API key for a member of the account: it acts with their role."""
+    from teamgate import inputs
+    from teamgate.auth.caller import Credential
+    from teamgate.auth.service import mint_key_for
+
+    member = inputs.email(email)
+    key_name = inputs.name(name, "--name", max_len=100)
+    created = _operate(
+        lambda ctx: mint_key_for(ctx.db, Credential.operator(account), member, key_name)
+    )
+    info = created.info
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {"accountId": account, "keyId": info.id, "name": info.name, "apiKey": created.key}
+            )
+            + "\n"
+        )
+        return
+    console.print(
+        f"API key {info.name!r} (id {info.id}) for {member} in account {account}; shown once:",
+        markup=False,
+        soft_wrap=True,
+    )
+    print(created.key)
+
+
+@app.command("audit")
+def audit(
+    account: AccountOption,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From this UTC date (YYYY-MM-DD) or epoch second on."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="Up to this UTC date (YYYY-MM-DD, the whole day) or epoch second."
+        ),
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only this action, e.g. member.remove.")
+    ] = None,
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="CSV with a header, or JSON Lines (one event a line)."),
+    ] = ExportFormat.CSV,
+) -> None:
+    """Export the account's membership history, newest first, as it is read."""
+    from teamgate import operator
+    from teamgate.auth.caller import Credential
+    from teamgate.team import history
+
+    where = history.HistoryFilter(
+        action=history.text(action, "--action"),
+        since=operator.moment(since, "--since"),
+        until=operator.moment(until, "--until", end_of_day=True),
+    )
+    # A spinner on stderr while a file or pipe takes stdout; never in the data.
+    spinner = (
+        console.status("Exporting the history…")
+        if console.is_terminal and not sys.stdout.isatty()
+        else None
+    )
+
+    async def events(ctx: AppContext) -> AsyncGenerator[operator.EventRow, None]:
+        exported = operator.audit_rows(ctx.db, Credential.operator(account), where)
+        async with aclosing(exported) as rows:
+            count = 0
+            async for row in rows:
+                yield row
+                count += 1
+                if spinner is not None and count % 500 == 0:
+                    spinner.update(f"Exporting the history… {count} events")
+
+    shape = operator.Shape.CSV if fmt is ExportFormat.CSV else operator.Shape.JSONL
+    with spinner or nullcontext():
+        count = _list(events, operator.EventRow.HEADER, shape)
+    console.print(f"{count} {'event' if count == 1 else 'events'} exported.", markup=False)
 
 
 def main() -> None:

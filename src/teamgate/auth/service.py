@@ -15,11 +15,12 @@ from teamgate.auth.repository import ApiKey, NewApiKey
 from teamgate.context import AppContext
 from teamgate.db import Database
 from teamgate.emails import InvalidEmail, canonical_email
-from teamgate.errors import AppError, Unauthorized
+from teamgate.errors import AppError, Forbidden, Unauthorized
 from teamgate.inputs import Parsed, valid
 from teamgate.roles import Action
 from teamgate.security import hash_password, needs_rehash, token_hash, verify_password
 from teamgate.team import repository as team
+from teamgate.team.service import USER_NOT_FOUND, member_by_email
 from teamgate.users import repository as users
 
 BAD_LOGIN = "Invalid email or password"
@@ -149,6 +150,34 @@ async def add_api_key(db: Database, cred: Credential, name: Parsed[str]) -> NewA
         await tx.record(
             "api_key.create",
             target=tx.caller.email,
+            details={"keyId": created.info.id, "name": key_name, "keyPrefix": created.info.prefix},
+        )
+    return created
+
+
+async def mint_key_for(
+    db: Database, cred: Credential, email: Parsed[str], name: Parsed[str]
+) -> NewApiKey:
+    """An API key for a member of the account, made by the operator (``teamgate key create``).
+
+    Operator only: through the API, a key is made by its own holder, from a session; an ADMIN
+    who could mint keys for others could act as any member of the account.
+    """
+    async with unit.acting(db, cred, Action.MANAGE_MEMBERS) as tx:
+        caller = tx.caller
+        if not caller.is_operator:
+            raise Forbidden.for_role(caller.role)
+        target = valid(email)
+        member = await member_by_email(tx.conn, caller.account_id, target)
+        if member is None:
+            raise AppError(USER_NOT_FOUND)
+        key_name = valid(name)
+        created = await repo.create_api_key(
+            tx.conn, account_id=caller.account_id, user_id=member[0], name=key_name, at=tx.at
+        )
+        await tx.record(
+            "api_key.create",
+            target=target,
             details={"keyId": created.info.id, "name": key_name, "keyPrefix": created.info.prefix},
         )
     return created

@@ -3,7 +3,7 @@ operator's export. ADMIN only (it names former members)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from teamgate import audit, unit
@@ -115,7 +115,7 @@ async def page(
     return HistoryPage(events, str(events[-1].id) if more else None)
 
 
-async def export(db: Database, cred: Credential, where: HistoryFilter) -> AsyncIterator[Recorded]:
+async def export(db: Database, cred: Credential, where: HistoryFilter) -> AsyncGenerator[Recorded]:
     """Every matching event, newest first, streamed (the operator's ``teamgate audit``)."""
     async with unit.reading(db, cred, Action.READ_HISTORY) as view:
         query = _query(view.caller.account_id, where)
