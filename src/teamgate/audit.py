@@ -96,7 +96,12 @@ async def append(conn: AsyncConnection, event: Event) -> None:
 
 
 def _details(row: Any) -> dict[str, Any]:
-    details: dict[str, Any] = json.loads(row.detail) if row.detail else {}
+    details: dict[str, Any] = {}
+    if row.detail:
+        try:
+            details = dict(json.loads(row.detail))
+        except (ValueError, TypeError):  # free text, from a node not yet upgraded
+            details = {"note": row.detail}
     if row.role_before is not None:
         details["roleBefore"] = row.role_before
     if row.role_after is not None:

@@ -261,7 +261,7 @@ async def write(
             if shape is Shape.CSV:
                 if count == 0:
                     writer.writerow(header)
-                writer.writerow(row.cells())
+                writer.writerow([inert(cell) for cell in row.cells()])
             elif shape is Shape.JSONL:
                 out.write(_json_line(row))
             else:
@@ -275,6 +275,15 @@ async def write(
     if shape is Shape.JSON:
         out.write("]\n")
     return count
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula (a name such as
+    ``=HYPERLINK(...)``, which any invitee can choose) gets a leading ``'``, as OWASP advises."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _json_line(row: Row) -> str:

@@ -142,3 +142,35 @@ async def test_a_later_policy_stops_a_pending_invitation_until_it_allows_it_agai
     accepted = await call(client, "acceptInvite", accept)
     assert accepted.status_code == 200, accepted.text
     assert await _pending(client, admin.api_key) == []
+
+
+async def test_admins_only_stops_invitations_members_sent_until_it_is_lifted(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    member = await make_member(ctx, admin.account_id, "mia@acme.com", "MEMBER")
+    by_member = await invited_code(client, member.api_key, "friend@acme.com", "VIEWER")
+    by_admin = await invited_code(client, admin.api_key, "boss@acme.com", "VIEWER")
+    await _update(client, admin.api_key, whoCanInvite="ADMINS")
+    before = await snapshot(ctx)
+
+    refused = await call(
+        client, "acceptInvite", {"inviteCode": by_member, "name": "F", "password": PASSWORD}
+    )
+
+    assert (refused.status_code, error_of(refused)) == (
+        400,
+        "Only admins may invite people to this account",
+    )
+    assert await snapshot(ctx) == before
+    assert await _pending(client, admin.api_key) == ["friend@acme.com", "boss@acme.com"]
+    admitted = await call(
+        client, "acceptInvite", {"inviteCode": by_admin, "name": "B", "password": PASSWORD}
+    )
+    assert admitted.status_code == 200, admitted.text
+    client.cookies.clear()
+    await _update(client, admin.api_key, whoCanInvite="ADMINS_AND_MEMBERS")
+    again = await call(
+        client, "acceptInvite", {"inviteCode": by_member, "name": "F", "password": PASSWORD}
+    )
+    assert again.status_code == 200, again.text

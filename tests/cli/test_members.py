@@ -15,7 +15,7 @@ from teamgate.auth.caller import Credential
 from teamgate.context import AppContext
 from teamgate.operator import iso_time, team_rows
 from tests.conftest import Member, make_account, make_member
-from tests.support.api import team_list
+from tests.support.api import call, team_list
 from tests.support.backends import BACKENDS
 from tests.support.cli import operator, refused, teamgate_process
 from tests.support.invitations import invite
@@ -124,3 +124,20 @@ async def test_members_as_a_real_process(
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == _as_listed(await team_list(client, ada.api_key))
+
+
+async def test_csv_cells_never_start_a_formula(ctx: AppContext, client: httpx.AsyncClient) -> None:
+    ada = await make_account(ctx)
+    planted = {
+        "inviteeEmail": "eve@acme.com",
+        "inviteeRole": "VIEWER",
+        "inviteeName": '=HYPERLINK("http://evil.example","x")',
+    }
+    assert (await call(client, "inviteUsers", planted, key=ada.api_key)).status_code == 200
+
+    as_csv = await operator(ctx, "members", "--account", str(ada.account_id), "--format", "csv")
+    as_json = await operator(ctx, "members", "--account", str(ada.account_id), "--format", "json")
+
+    rows = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert rows[-1][:2] == ["eve@acme.com", "'" + planted["inviteeName"]]
+    assert json.loads(as_json.stdout)[-1]["name"] == planted["inviteeName"]  # JSON: as stored

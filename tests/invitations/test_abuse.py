@@ -8,8 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from teamgate.auth.caller import Credential
 from teamgate.config import Settings
 from teamgate.context import AppContext
+from teamgate.invitations import service as invitations
 from tests.conftest import make_account, make_member
 from tests.support import PASSWORD
 from tests.support.api import call, error_of
@@ -231,3 +233,27 @@ async def test_custom_role_changes_revoke_invitations_their_senders_could_no_lon
     )
     assert accepted.status_code == 200
     assert accepted.json()["role"] == "OPS"
+
+
+async def test_member_cannot_take_over_an_invitation_the_operator_sent(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx)
+    member = await make_member(ctx, admin.account_id, "mia@acme.com", "MEMBER")
+    sent = await invitations.invite(
+        ctx,
+        Credential.operator(admin.account_id),
+        invitations.Invite(email="cto@acme.com", role="ADMIN", name=None, website=None),
+    )
+    assert sent.role == "ADMIN"
+    before = await snapshot(ctx)
+
+    for endpoint, body, message in (
+        ("inviteUsers", {"inviteeEmail": "cto@acme.com", "inviteeRole": "MEMBER"},
+         "An invitation from another member is pending for this email"),
+        ("removeInvitation", {"email": "cto@acme.com"},
+         "User is not allowed to remove this invitation."),
+    ):  # fmt: skip
+        refused = await call(client, endpoint, body, key=member.api_key)
+        assert (refused.status_code, error_of(refused)) == (400, message)
+    assert await snapshot(ctx) == before

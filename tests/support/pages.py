@@ -24,6 +24,7 @@ class _Forms(HTMLParser):
         self._select: str | None = None
         self._first_option: str | None = None
         self._option: tuple[str | None, bool, bool] | None = None
+        self._textarea: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = {name: value or "" for name, value in attrs}
@@ -39,6 +40,7 @@ class _Forms(HTMLParser):
                 )
         elif tag == "textarea" and "name" in attr:
             self.forms[-1][1][attr["name"]] = ""
+            self._textarea = attr["name"]  # its text follows (read in handle_data)
         elif tag == "select" and "name" in attr:
             self._select, self._first_option = attr["name"], None
         elif tag == "option" and self._select is not None:
@@ -50,6 +52,9 @@ class _Forms(HTMLParser):
                 self.forms[-1][1][self._select] = value
 
     def handle_data(self, data: str) -> None:
+        if self._textarea is not None and self.forms:
+            self.forms[-1][1][self._textarea] += data
+            return
         if self._select is None or self._option is None or not self.forms:
             return
         value, selected, first = self._option
@@ -60,6 +65,8 @@ class _Forms(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "select":
             self._select = None
+        elif tag == "textarea":
+            self._textarea = None
 
 
 def forms_of(html: str) -> list[tuple[str, dict[str, str]]]:

@@ -18,6 +18,9 @@ from tests.support.api import call, error_of
 from tests.support.invitations import invited_code
 from tests.support.state import snapshot
 
+TEXT = "{} must be a string of at most 320 characters, without control characters"
+BAD_ACTION, BAD_ACTOR, BAD_TARGET = (TEXT.format(field) for field in ("action", "actor", "target"))
+
 
 async def _history(client: httpx.AsyncClient, key: str, **query: Any) -> dict[str, Any]:
     response = await call(client, "getAuditLogs", query, key=key)
@@ -158,8 +161,13 @@ async def test_time_filters_are_inclusive_epoch_seconds(
         ({"cursor": 12}, "cursor must be a nextCursor this endpoint gave"),
         ({"from": "yesterday"}, "from must be a time in epoch seconds"),
         ({"to": -1}, "to must be a time in epoch seconds"),
-        ({"action": ["x"]}, "action must be a string"),
-        ({"actor": 5}, "actor must be a string"),
+        ({"action": ["x"]}, BAD_ACTION),
+        ({"actor": 5}, BAD_ACTOR),
+        ({"actor": "ada@acme.com\x00"}, BAD_ACTOR),
+        ({"target": "a\nb"}, BAD_TARGET),
+        ({"cursor": "2147483648"}, "cursor must be a nextCursor this endpoint gave"),
+        ({"cursor": "99999999999"}, "cursor must be a nextCursor this endpoint gave"),
+        ({"cursor": "0"}, "cursor must be a nextCursor this endpoint gave"),
     ],
 )
 async def test_bad_history_queries_are_400(

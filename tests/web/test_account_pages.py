@@ -135,6 +135,12 @@ async def test_bad_domains_show_the_apis_message_and_change_nothing(
         assert (await call(client, "getAccountSettings", key=admin.api_key)).json() == before
     public = {"allowedEmailDomains": "gmail.com", "allowPublicDomains": "on"}
     assert (await submit(client, "/settings", "/settings", public)).status_code == 303
+    # The form then comes with the box ticked: changing another field saves as it is.
+    page = await client.get("/settings")
+    assert 'name="allowPublicDomains" checked' in page.text
+    assert (await submit(client, page, "/settings", {"seatLimit": "9"})).status_code == 303
+    current = (await call(client, "getAccountSettings", key=admin.api_key)).json()
+    assert (current["allowedEmailDomains"], current["seatLimit"]) == (["gmail.com"], 9)
 
 
 async def test_only_admins_see_and_use_the_settings(

@@ -343,7 +343,7 @@ async def test_bad_values_are_shown_next_to_their_field(
         ({"from": "1969-12-31"}, "from", f"from {day}"),
         ({"on": "tomorrow"}, "on", f"on {day}"),
         ({"action": "member.explode"}, "action", "action must be one of the actions"),
-        ({"actor": "x" * 400}, "actor", "actor must be a string"),
+        ({"actor": "x" * 400}, "actor", "actor must be a string of at most 320 characters"),
         ({"cursor": "abc"}, "form", "cursor must be a nextCursor this endpoint gave"),
     ):
         page = await client.get("/history", params=query)
@@ -376,7 +376,7 @@ def test_every_kind_of_detail_reads_as_words() -> None:
     key = {"keyId": 7, "name": "ci", "keyPrefix": "tg_ab12"}
     assert shown("api_key.create", key) == ["“ci” (tg_ab12…)"]
     assert shown("api_key.delete", {"keyId": 7}) == ["key #7"]
-    assert shown("session.switch_account", {"fromAccountId": 3}) == ["from account #3"]
+    assert shown("session.switch_account", {}) == []
     settings = {
         "before": {"allowedEmailDomains": [], "invitesEnabled": True, "inviteLifetimeDays": 7},
         "after": {

@@ -22,6 +22,7 @@ INVITES_DISABLED = "Inviting new users is not allowed for this account"
 ALREADY_MEMBER = "User already exists"
 OTHER_ORGANISATION = "Email must belong to same organisation"
 SEAT_LIMIT_REACHED = "Seat limit reached"
+ADMINS_ONLY = "Only admins may invite people to this account"
 
 DEFAULT_INVITE_LIFETIME_DAYS = 7
 MAX_INVITE_LIFETIME_DAYS = 30
@@ -79,9 +80,18 @@ def may_invite(policy: Policy, caller: Caller) -> bool:
     return True
 
 
-def judge(policy: Policy, email: str, *, is_member: bool, seats: Seats) -> str | None:
+def judge(
+    policy: Policy,
+    email: str,
+    *,
+    is_member: bool,
+    seats: Seats,
+    inviter_base: Role | None = Role.ADMIN,
+) -> str | None:
     """The first rule an invitation for ``email`` breaks, as its message; None if it may go
-    ahead. In order: invitations off, already a member, a domain not allowed, no free seat."""
+    ahead. In order: invitations off, already a member, a domain not allowed, no free seat,
+    and (judging an acceptance) an inviter the policy no longer lets invite. ``inviter_base``
+    is the inviter's base role now (None: the operator, who is no member)."""
     if not policy.invites_enabled:
         return INVITES_DISABLED
     if is_member:
@@ -91,4 +101,10 @@ def judge(policy: Policy, email: str, *, is_member: bool, seats: Seats) -> str |
     taken = seats.members + seats.other_invitations
     if policy.seat_limit is not None and taken + 1 > policy.seat_limit:
         return SEAT_LIMIT_REACHED
+    if (
+        policy.who_can_invite is WhoCanInvite.ADMINS
+        and inviter_base is not None
+        and inviter_base is not Role.ADMIN
+    ):
+        return ADMINS_ONLY
     return None

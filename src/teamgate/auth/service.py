@@ -248,10 +248,7 @@ async def switch_account(ctx: AppContext, cred: Credential, account_id: Parsed[i
             raise AppError(ACCOUNT_NOT_FOUND)
         await repo.delete_session(tx.conn, cred.token_hash)
         session = await start_session(ctx, tx, user_id, target)
-        await tx.record(
-            "session.switch_account",
-            account_id=target,
-            target=tx.caller.email,
-            details={"fromAccountId": tx.caller.account_id},
-        )
+        # Recorded in the account switched to, naming no other account (its ADMINs may not
+        # know of it).
+        await tx.record("session.switch_account", account_id=target, target=tx.caller.email)
     return Switched(session, role)

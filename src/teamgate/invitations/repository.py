@@ -66,16 +66,18 @@ async def upsert(
     )
 
 
-async def pending_inviter(conn: AsyncConnection, account_id: int, email: str) -> int | None:
-    """Who sent the pending invitation for this email (None if there is none, or no inviter)."""
-    inviter: int | None = (
+async def pending_inviter(
+    conn: AsyncConnection, account_id: int, email: str
+) -> tuple[bool, int | None]:
+    """(whether an invitation for this email is pending, who sent it: None for the operator)."""
+    row = (
         await conn.execute(
             select(invitations.c.inviter_id).where(
                 invitations.c.account_id == account_id, invitations.c.email == email
             )
         )
-    ).scalar_one_or_none()
-    return inviter
+    ).first()
+    return (False, None) if row is None else (True, row[0])
 
 
 async def pending_count(

@@ -19,7 +19,7 @@ from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.invitations import codes
 from teamgate.invitations import repository as repo
 from teamgate.invitations.repository import Invitation
-from teamgate.roles import Action, permits
+from teamgate.roles import Action, Role, permits
 from teamgate.security import hash_password, password_problem, verify_password
 from teamgate.team import repository as team
 from teamgate.team.service import grantable, member_by_email
@@ -124,8 +124,8 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
             origin = _origin(ctx, valid(request.website))
             name = valid(request.name)
             if not permits(caller.base_role, Action.MANAGE_MEMBERS):
-                inviter = await repo.pending_inviter(conn, caller.account_id, email)
-                if inviter is not None and inviter != caller.user_id:
+                pending, inviter = await repo.pending_inviter(conn, caller.account_id, email)
+                if pending and inviter != caller.user_id:  # another member's, or the operator's
                     raise AppError(INVITED_BY_ANOTHER)
             budget.check()
             claims = codes.InviteClaims(
@@ -168,6 +168,15 @@ async def _seats(
     if besides is None:
         return Seats(members, 0)
     return Seats(members, await repo.pending_count(conn, account_id, besides=besides))
+
+
+async def _inviter_base(conn: AsyncConnection, pending: Invitation) -> Role | None:
+    """The inviter's base role now; None when the operator sent it. (An inviter who left the
+    account took their pending invitations with them.)"""
+    if pending.inviter_id is None:
+        return None
+    role = await team.role_of(conn, pending.account_id, pending.inviter_id)
+    return await team.role_base(conn, pending.account_id, role) if role else None
 
 
 async def preview(ctx: AppContext, code: str | None) -> Preview | None:
@@ -240,7 +249,10 @@ async def _accept(ctx: AppContext, acceptance: Acceptance) -> Accepted:
             await team.role_of(conn, pending.account_id, existing.id) is not None
         )
         seats = await _seats(conn, pending.account_id, policy, besides=None)
-        refusal = policies.judge(policy, pending.email, is_member=is_member, seats=seats)
+        inviter_base = await _inviter_base(conn, pending)
+        refusal = policies.judge(
+            policy, pending.email, is_member=is_member, seats=seats, inviter_base=inviter_base
+        )
         if refusal is not None:
             raise AppError(refusal)
         if existing is None:

@@ -3,6 +3,7 @@ operator's export. ADMIN only (it names former members)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -20,7 +21,8 @@ MAX_TIME = 2**53  # any later "time" is not one
 BAD_LIMIT = f"limit must be a whole number from 1 to {MAX_LIMIT}"
 BAD_CURSOR = "cursor must be a nextCursor this endpoint gave"
 BAD_TIME = "{field} must be a time in epoch seconds"
-BAD_TEXT = "{field} must be a string"
+BAD_TEXT = "{field} must be a string of at most 320 characters, without control characters"
+MAX_CURSOR = 2**31 - 1  # event ids are 32-bit
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,15 @@ def time(value: object, field: str) -> Parsed[int | None]:
 
 
 def text(value: object, field: str) -> Parsed[str | None]:
+    """Text to match exactly: at most 320 characters, no control characters (the history
+    holds none, and PostgreSQL refuses NUL outright)."""
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 320:
+    if (
+        not isinstance(value, str)
+        or len(value) > 320
+        or any(unicodedata.category(char) == "Cc" for char in value)
+    ):
         return Refusal(BAD_TEXT.format(field=field))
     return value.strip() or None
 
@@ -79,8 +87,10 @@ def limit(value: object) -> Parsed[int]:
 def cursor(value: object) -> Parsed[int | None]:
     if value is None:
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
-        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+        if 1 <= number <= MAX_CURSOR:
+            return number
     return Refusal(BAD_CURSOR)
 
 

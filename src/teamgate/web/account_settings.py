@@ -12,6 +12,7 @@ from starlette.responses import Response
 from teamgate.accounts import settings as account_settings
 from teamgate.accounts.settings import AccountSettings
 from teamgate.context import get_context
+from teamgate.emails import PUBLIC_MAIL_DOMAINS
 from teamgate.errors import AppError, Unauthorized
 from teamgate.web import site
 from teamgate.web.site import Flash, SignInRequired, Viewer
@@ -40,7 +41,11 @@ def _form_values(current: AccountSettings) -> dict[str, Any]:
     return {
         "invitesEnabled": policy.invites_enabled,
         "allowedEmailDomains": "\n".join(policy.allowed_email_domains),
-        "allowPublicDomains": False,
+        # Ticked when the list holds a public provider already: saving it again is no new yes.
+        "allowPublicDomains": any(
+            domain.removeprefix("*.") in PUBLIC_MAIL_DOMAINS
+            for domain in policy.allowed_email_domains
+        ),
         "whoCanInvite": policy.who_can_invite.value,
         "inviteLifetimeDays": str(policy.invite_lifetime_days),
         "seatLimit": "" if policy.seat_limit is None else str(policy.seat_limit),

@@ -174,8 +174,6 @@ def describe(event: Recorded) -> list[str]:
         lines.append(f"named “{details.pop('name')}”")
     if "keyId" in details:
         lines.append(f"key #{details.pop('keyId')}")
-    if "fromAccountId" in details:
-        lines.append(f"from account #{details.pop('fromAccountId')}")
     if "note" in details:
         lines.append(str(details.pop("note")))
     lines += [f"{name}: {value}" for name, value in sorted(details.items())]

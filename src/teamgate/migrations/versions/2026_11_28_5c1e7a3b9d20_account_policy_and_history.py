@@ -58,35 +58,37 @@ def _backfill_history() -> None:
         sa.column("detail", sa.Text),
     )
     users = sa.table("users", sa.column("id", sa.Integer), sa.column("email", sa.String))
-    emails = dict(bind.execute(sa.select(users.c.id, users.c.email)).all())
-    rows = bind.execute(
-        sa.select(audit.c.id, audit.c.actor_user_id, audit.c.action, audit.c.detail)
-    ).all()
-    for event_id, actor_id, action, detail in rows:
-        before, after, extra = None, None, {}
-        if action in ("invitation.create", "invitation.accept") and detail:
-            after = detail
-        elif action == "member.role_change" and detail and " -> " in detail:
-            before, after = detail.split(" -> ", 1)
-        elif action == "account.create":
-            after = "ADMIN"
-        elif action == "role.create" and detail:
-            extra = {"baseRole": detail}
-        elif action == "role.update" and detail and " -> " in detail:
-            old, new = detail.split(" -> ", 1)
-            extra = {"baseRoleBefore": old, "baseRoleAfter": new}
-        elif detail:
-            extra = {"note": detail}
-        bind.execute(
-            audit.update()
-            .where(audit.c.id == event_id)
-            .values(
-                actor=emails.get(actor_id),
-                role_before=before,
-                role_after=after,
-                detail=json.dumps(extra) if extra else None,
-            )
+    # Set-based where it can be (most events, logins among them, carry no detail)...
+    bind.execute(
+        audit.update()
+        .where(audit.c.actor_user_id.is_not(None))
+        .values(
+            actor=sa.select(users.c.email)
+            .where(users.c.id == audit.c.actor_user_id)
+            .scalar_subquery()
         )
+    )
+    bind.execute(
+        audit.update().where(audit.c.action == "account.create").values(role_after="ADMIN")
+    )
+    # ...and row by row for the free-text details.
+    rows = bind.execute(
+        sa.select(audit.c.id, audit.c.action, audit.c.detail).where(audit.c.detail.is_not(None))
+    ).all()
+    for event_id, action, detail in rows:
+        values: dict[str, str | None] = {"detail": None}
+        if action in ("invitation.create", "invitation.accept"):
+            values["role_after"] = detail
+        elif action == "member.role_change" and " -> " in detail:
+            values["role_before"], values["role_after"] = detail.split(" -> ", 1)
+        elif action == "role.create":
+            values["detail"] = json.dumps({"baseRole": detail})
+        elif action == "role.update" and " -> " in detail:
+            old, new = detail.split(" -> ", 1)
+            values["detail"] = json.dumps({"baseRoleBefore": old, "baseRoleAfter": new})
+        else:
+            values["detail"] = json.dumps({"note": detail})
+        bind.execute(audit.update().where(audit.c.id == event_id).values(**values))
 
 
 def downgrade() -> None:
