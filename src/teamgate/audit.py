@@ -57,6 +57,18 @@ class Recorded:
     request_id: str | None
     details: dict[str, Any]
 
+    def wire(self) -> dict[str, Any]:
+        """The event under its API names (getAuditLogs, and the operator's JSON export)."""
+        return {
+            "id": self.id,
+            "time": self.at,
+            "accountId": self.account_id,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Query:

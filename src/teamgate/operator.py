@@ -163,17 +163,7 @@ class EventRow:
     event: Recorded
 
     def json(self) -> dict[str, Any]:
-        """The event as getAuditLogs gives it."""
-        event = self.event
-        return {
-            "id": event.id,
-            "time": event.at,
-            "accountId": event.account_id,
-            "actor": event.actor,
-            "action": event.action,
-            "target": event.target,
-            "details": event.details,
-        }
+        return self.event.wire()
 
     def cells(self) -> list[str]:
         event = self.event

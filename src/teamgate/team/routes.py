@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from teamgate import inputs, schemas
-from teamgate.audit import Recorded
 from teamgate.auth.caller import CredentialDep
 from teamgate.context import get_context
 from teamgate.http import body_doc, json_object, json_response
@@ -61,18 +60,6 @@ async def get_team_data(request: Request, cred: CredentialDep) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _event(event: Recorded) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "time": event.at,
-        "accountId": event.account_id,
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "details": event.details,
-    }
-
-
 @router.post(
     "/getAuditLogs",
     summary="The membership history, newest first (ADMIN)",
@@ -97,7 +84,7 @@ async def get_audit_logs(request: Request, cred: CredentialDep) -> Response:
         cursor=history.cursor(data.get("cursor")),
     )
     return json_response(
-        {"events": [_event(event) for event in found.events], "nextCursor": found.next_cursor}
+        {"events": [event.wire() for event in found.events], "nextCursor": found.next_cursor}
     )
 
 
