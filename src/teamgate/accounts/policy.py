@@ -24,7 +24,6 @@ OTHER_ORGANISATION = "Email must belong to same organisation"
 SEAT_LIMIT_REACHED = "Seat limit reached"
 ADMINS_ONLY = "Only admins may invite people to this account"
 
-DEFAULT_INVITE_LIFETIME_DAYS = 7
 MAX_INVITE_LIFETIME_DAYS = 30
 DAY_SECONDS = 24 * 3600
 

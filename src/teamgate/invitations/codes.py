@@ -11,7 +11,6 @@ import jwt
 
 ALGORITHM = "HS256"
 SUBJECT = "invite_user"
-INVITE_TTL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
