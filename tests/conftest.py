@@ -107,6 +107,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         public_url=[PUBLIC_ORIGIN, "https://teams.example.com"],
         secret_key="test-signing-key-" + "x" * 32,
         rate_limit_storage="memory://",
+        mail_worker=False,  # tests deliver the outbox themselves (tests/mail), when they mean to
     )
 
 

@@ -20,6 +20,8 @@ from teamgate.context import AppContext, get_context
 from teamgate.db import Database
 from teamgate.http import EdgeMiddleware, json_response, redact_access_log
 from teamgate.invitations.routes import router as invitations_router
+from teamgate.mail.outbox import Worker, delivering
+from teamgate.mail.transport import transport_for
 from teamgate.ratelimit import Limits
 from teamgate.team.routes import get_team_data
 from teamgate.team.routes import router as team_router
@@ -63,15 +65,14 @@ class FastLane:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    ctx = AppContext(
-        settings=settings,
-        db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size),
-        limits=Limits(settings),
-    )
+    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    mail = Worker(settings, db, transport_for(settings)) if settings.mail_worker else None
+    ctx = AppContext(settings=settings, db=db, limits=Limits(settings), mail=mail)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with delivering(mail):
+            yield
         await ctx.db.dispose()
         await ctx.limits.close()
 

@@ -1,4 +1,4 @@
-"""The ``teamgate`` command: serve, account, db, and the operator's commands (accounts,
+"""The ``teamgate`` command: serve, account, db, mail, and the operator's commands (accounts,
 members, invite, remove, set-role, key, audit), which act as an ADMIN of the account named,
 through the same services and rules as the API, recorded in its history as ``cli``."""
 
@@ -42,9 +42,11 @@ app = _commands("teamgate: self-hosted team membership.")
 account_app = _commands("Accounts.")
 db_app = _commands("The database schema.")
 key_app = _commands("API keys.")
+mail_app = _commands("Email delivery.")
 app.add_typer(account_app, name="account")
 app.add_typer(db_app, name="db")
 app.add_typer(key_app, name="key")
+app.add_typer(mail_app, name="mail")
 console = Console(stderr=True)
 
 
@@ -567,5 +569,86 @@ def audit(
     console.print(f"{count} {'event' if count == 1 else 'events'} exported.", markup=False)
 
 
+@mail_app.command("test")
+def mail_test(
+    to: Annotated[str, typer.Option("--to", help="The address to send the test message to.")],
+) -> None:
+    """Send a test message the way invitations are sent, and say whether it left.
+
+    Through SMTP when TEAMGATE_SMTP_HOST is set, else as a file under the data folder. Exits 1
+    when it was not delivered, 2 for an invalid address or setting.
+    """
+    import secrets
+    import time
+
+    from pydantic import ValidationError
+    from rich.markup import escape
+
+    from teamgate import inputs
+    from teamgate.mail import render
+    from teamgate.mail.message import DeliveryError
+    from teamgate.mail.transport import FileTransport, transport_for
+
+    address = inputs.email(to)
+    if isinstance(address, inputs.Refusal):
+        raise _refuse(address.message)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"TEAMGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise _refuse(f"Invalid settings: {problems}") from None
+    message = render.mail_test_message(
+        settings, address, render.message_id(settings, secrets.token_hex(16)), at=int(time.time())
+    )
+    transport = transport_for(settings)
+    try:
+        if isinstance(transport, FileTransport):
+            path = asyncio.run(transport.write(message))
+            console.print(f"Written to {path}", markup=False, soft_wrap=True)
+            return
+        asyncio.run(transport.send(message))
+    except DeliveryError as error:
+        kind = (
+            "permanent: the server refused it"
+            if error.permanent
+            else "temporary: it would be retried"
+        )
+        console.print(f"[red]Not sent ({kind}): {escape(error.reason)}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    server = f"{settings.smtp_host}:{settings.smtp_port_resolved} ({settings.smtp_security})"
+    console.print(f"Sent to {address} through {server}.", markup=False, soft_wrap=True)
+
+
 def main() -> None:
     app()
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox until stopped (Ctrl+C or SIGTERM): for deployments that run delivery
+    apart from `teamgate serve` (set TEAMGATE_MAIL_WORKER=false on the servers then)."""
+    import signal
+
+    from teamgate.mail.outbox import Worker
+    from teamgate.mail.transport import transport_for
+
+    settings = Settings()
+
+    async def run() -> None:
+        await _upgrade(settings)
+        db = _database(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Worker(settings, db, transport_for(settings)).run(stop)
+        finally:
+            await db.dispose()
+
+    where = f"{settings.smtp_host}" if settings.smtp_host else f"files in {settings.data_dir}"
+    console.print(f"Delivering the outbox ({where}); Ctrl+C stops.", soft_wrap=True)
+    asyncio.run(run())
+    console.print("Stopped.")

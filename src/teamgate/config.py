@@ -3,24 +3,54 @@
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import os
+import re
 import secrets
+import string
 import tempfile
+from email.headerregistry import Address
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORT = 8000
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
+DEFAULT_MAIL_FROM = "teamgate <teamgate@localhost>"
+DEFAULT_INVITATION_SUBJECT = "{inviter} invited you to {account} on teamgate"
+SUBJECT_PLACEHOLDERS = frozenset({"account", "inviter"})
+SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def mail_address(value: str) -> Address:
+    """The one address of a ``From`` value (``name <user@host>`` or ``user@host``): an ASCII
+    local part and host name, so that any SMTP server takes it; raises ValueError otherwise."""
+    if any(char in value for char in "\r\n\0"):
+        raise ValueError("must be one line")
+    header = email.policy.SMTP.header_factory("From", value.strip())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+    if header.defects or len(addresses) != 1:
+        raise ValueError("must be one address, like `teamgate <teamgate@example.com>`")
+    address = addresses[0]
+    if not (_LOCAL_PART.fullmatch(address.username) and _DOMAIN.fullmatch(address.domain)):
+        raise ValueError("must be an address with an ASCII user and host name")
+    return address
+
+
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 class Settings(BaseSettings):
@@ -40,6 +70,21 @@ class Settings(BaseSettings):
     rate_limit_accept_per_client: str = "100 per 15 minutes"
     rate_limit_invite_per_account: str = "1000 per hour"
     db_pool_size: int = Field(default=10, gt=0)
+    # Email (see docs/mail.md). Without an SMTP host, each email is written to a file.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    mail_from: str = DEFAULT_MAIL_FROM
+    mail_invitation_subject: str = DEFAULT_INVITATION_SUBJECT
+    # The delivery worker.
+    mail_worker: bool = True
+    mail_max_attempts: int = Field(default=8, ge=1)
+    mail_retry_base_seconds: float = Field(default=5, gt=0)
+    mail_retry_cap_seconds: float = Field(default=300, gt=0)
+    mail_poll_seconds: float = Field(default=2, gt=0)
 
     @field_validator("public_url", "trusted_proxies", mode="before")
     @classmethod
@@ -50,6 +95,57 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
         return [origin.rstrip("/") for origin in value]
+
+    @field_validator("smtp_host", "smtp_port", "smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _optional(cls, value: object) -> object:
+        """An empty variable (``TEAMGATE_SMTP_HOST=``) is an unset one."""
+        return _blank_is_none(value)
+
+    @field_validator("smtp_host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value != value.strip() or any(c.isspace() for c in value):
+            raise ValueError("must be a host name or address, without spaces")
+        try:
+            value.encode("idna")
+        except UnicodeError:
+            raise ValueError("is not a valid host name") from None
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        mail_address(value)
+        return value.strip()
+
+    @field_validator("mail_invitation_subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        """A format string whose only placeholders are ``{account}`` and ``{inviter}``."""
+        if any(char in value for char in "\r\n\0"):
+            raise ValueError("must be one line")
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(value)]
+        except ValueError as error:
+            raise ValueError(f"is not a valid template: {error}") from None
+        for field in fields:
+            if field is not None and field not in SUBJECT_PLACEHOLDERS:
+                raise ValueError(
+                    f"may only use the placeholders {{account}} and {{inviter}}, not {{{field}}}"
+                )
+        try:
+            value.format(account="account", inviter="inviter")
+        except ValueError as error:
+            raise ValueError(f"is not a valid template: {error}") from None
+        return value
+
+    @property
+    def smtp_port_resolved(self) -> int:
+        """The configured port, or the usual one for the security chosen."""
+        return self.smtp_port if self.smtp_port is not None else SMTP_PORTS[self.smtp_security]
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -107,6 +107,32 @@ invitations = Table(
     UniqueConstraint("account_id", "email"),
 )
 
+# Email waiting to be delivered, and what became of it: one row per message, written in the
+# transaction that makes its reason (an invitation). The body is rendered when it is sent, from
+# the invitation it names (``invitation_jti``), so no link is stored here and a message whose
+# invitation was replaced, revoked or accepted meanwhile is dropped, never sent dead.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("invitation_jti", String(64), nullable=True),
+    Column("origin", String(300), nullable=True),  # where the message's link points
+    Column("message_key", String(64), nullable=False, unique=True),  # its Message-ID
+    # queued, sending (claimed by a worker until claimed_until), retrying, sent, failed, dropped
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("claimed_until", BigInteger, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger, nullable=True),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_outbox_invitation_jti", "invitation_jti"),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

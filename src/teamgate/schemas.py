@@ -28,6 +28,12 @@ class TeamEntry(_Doc):
     role: str = Field(description="User role in the account, or 'Invitation sent for <ROLE>'")
     isInvitation: bool | None = Field(default=None, description="Present and true on invitations")
     expiresAt: int | None = Field(default=None, description="Invitations: expiry, epoch seconds")
+    deliveryStatus: Literal["queued", "sent", "retrying", "failed"] | None = Field(
+        default=None, description="Invitations: what became of the invitation's email"
+    )
+    deliveryError: str | None = Field(
+        default=None, description="Invitations: the email's last delivery error, if any"
+    )
 
 
 class TeamDataRequest(_Doc):

@@ -25,6 +25,7 @@ class Invitation:
     inviter_id: int | None
     jti: str
     expires_at: int
+    created_at: int  # when its code was issued (the code's ``iat``)
 
 
 _COLUMNS = (
@@ -36,6 +37,7 @@ _COLUMNS = (
     invitations.c.inviter_id,
     invitations.c.jti,
     invitations.c.expires_at,
+    invitations.c.created_at,
 )
 
 

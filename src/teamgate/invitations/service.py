@@ -19,6 +19,7 @@ from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.invitations import codes
 from teamgate.invitations import repository as repo
 from teamgate.invitations.repository import Invitation
+from teamgate.mail import outbox
 from teamgate.roles import Action, Role, permits
 from teamgate.security import hash_password, password_problem, verify_password
 from teamgate.team import repository as team
@@ -142,6 +143,16 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
                 created_at=tx.at,
                 expires_at=claims.expires_at,
             )
+            await outbox.enqueue_invitation(
+                conn,
+                account_id=caller.account_id,
+                recipient=email,
+                jti=claims.jti,
+                origin=origin,
+                at=tx.at,
+            )
+            if ctx.mail is not None:
+                tx.after_commit(ctx.mail.woken)
             await tx.record(
                 "invitation.create",
                 target=email,

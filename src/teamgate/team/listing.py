@@ -1,6 +1,7 @@
 """The team list: members and pending invitations together.
 
-The one read model that spans tables it does not own (memberships, users, invitations): both
+The one read model that spans tables it does not own (memberships, users, invitations, and the
+outbox for each invitation's delivery status): both
 forms of the list need them in one statement. ``team_json_for`` serves getTeamData, rendered to
 JSON by the database in the statement that authenticates the caller (it runs on every dashboard
 refresh); ``page`` serves the team page, a filtered page at a time, for teams of any size.
@@ -31,8 +32,10 @@ _TEAM_OF_CALLER = {
                    'id', coalesce(i.inviter_id, 0), 'login', i.email,
                    'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
                    'isInvitation', true, 'invitedRole', i.role,
-                   'expiresAt', i.expires_at, 'expired', i.expires_at <= :now)
-          FROM invitations i
+                   'expiresAt', i.expires_at, 'expired', i.expires_at <= :now,
+                   'deliveryStatus', CASE o.status WHEN 'sending' THEN 'queued' ELSE o.status END,
+                   'deliveryError', o.last_error)
+          FROM invitations i LEFT JOIN outbox o ON o.invitation_jti = i.jti
           WHERE i.account_id = c.account_id
         ) t
     """,
@@ -49,8 +52,10 @@ _TEAM_OF_CALLER = {
                    'isInvitation', json('true'), 'invitedRole', i.role,
                    'expiresAt', i.expires_at,
                    'expired',
-                   CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END)
-          FROM invitations i
+                   CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END,
+                   'deliveryStatus', CASE o.status WHEN 'sending' THEN 'queued' ELSE o.status END,
+                   'deliveryError', o.last_error)
+          FROM invitations i LEFT JOIN outbox o ON o.invitation_jti = i.jti
           WHERE i.account_id = c.account_id
           ORDER BY kind, ord
         ) t
