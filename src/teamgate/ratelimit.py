@@ -39,6 +39,7 @@ class Limits:
         self.login_per_client = parse(settings.rate_limit_login_per_client)
         self.accept_per_client = parse(settings.rate_limit_accept_per_client)
         self.invite_per_account = parse(settings.rate_limit_invite_per_account)
+        self.resend_per_invitation = parse(settings.rate_limit_resend_per_invitation)
 
     async def close(self) -> None:
         """Close the storage's connections, if it holds any (Redis). `limits` has no call for

@@ -36,6 +36,13 @@ class TeamEntry(_Doc):
     )
 
 
+class ResendRequest(_Doc):
+    email: str
+    websiteHostName: str | None = Field(
+        default=None, description="One of the server's public origins"
+    )
+
+
 class TeamDataRequest(_Doc):
     at: int | None = Field(
         default=None, description="Epoch seconds: the team as it was then (ADMIN; members only)"

@@ -14,6 +14,7 @@ AUTHENTICATED_ENDPOINTS = [
     "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
     "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
     "getAccountSettings", "updateAccountSettings", "getAccounts", "getAuditLogs",
+    "resendInvitation",
 ]  # fmt: skip
 
 

@@ -95,6 +95,19 @@ async def pending_count(
     return count
 
 
+async def pending_for_email(
+    conn: AsyncConnection, account_id: int, email: str
+) -> Invitation | None:
+    row = (
+        await conn.execute(
+            select(*_COLUMNS).where(
+                invitations.c.account_id == account_id, invitations.c.email == email
+            )
+        )
+    ).first()
+    return Invitation(*row) if row else None
+
+
 async def is_pending(conn: AsyncConnection, account_id: int, email: str) -> bool:
     found = await conn.execute(
         select(invitations.c.id).where(

@@ -49,6 +49,24 @@ async def invite_users(request: Request, cred: CredentialDep) -> Response:
 
 
 @router.post(
+    "/resendInvitation",
+    summary="A new link and email for a pending invitation (the old link stops working)",
+    response_model=None,
+    responses=schemas.responses(schemas.InviteResponse, 400, 403, 429),
+    openapi_extra=body_doc(schemas.ResendRequest),
+)
+async def resend_invitation(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    invited = await service.resend(
+        get_context(request),
+        cred,
+        inputs.email(data.get("email")),
+        service.website(data.get("websiteHostName")),
+    )
+    return json_response({"finalInviteCode": invited.link, "inviteeRole": invited.role})
+
+
+@router.post(
     "/removeInvitation",
     summary="Revoke a pending invitation",
     response_model=None,

@@ -32,6 +32,7 @@ ROLE_ABOVE_CALLER = "User not allowed to invite for this role"
 INVALID_WEBSITE = "Invalid website host name"
 INVITATION_NOT_FOUND = "Invitation not found"
 NOT_YOUR_INVITATION = "User is not allowed to remove this invitation."
+NOT_YOUR_INVITATION_TO_RESEND = "User is not allowed to resend this invitation."
 UNVERIFIED_EMAIL = (
     "This email address is not verified yet: its password was set through another account's "
     "invitation"
@@ -100,8 +101,34 @@ def _origin(ctx: AppContext, website: str | None) -> str:
     raise AppError(INVALID_WEBSITE)
 
 
-async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
+async def resend(
+    ctx: AppContext, cred: Credential, email: Parsed[str], website: Parsed[str | None]
+) -> Invited:
+    """A new link (and email) for a pending invitation, with its role and name: the old link
+    stops working at once. Who may invite may resend; MEMBERs only their own. Judged by every
+    rule of ``invite``, and limited per invitation besides."""
+    async with unit.reading(ctx.db, cred, Action.INVITE) as view:
+        caller = view.caller
+        policies.require_inviter(await policies.load(view.conn, caller.account_id), caller)
+        target = valid(email)
+        pending = await repo.pending_for_email(view.conn, caller.account_id, target)
+        if pending is None:
+            raise AppError(INVITATION_NOT_FOUND)
+        if not permits(caller.base_role, Action.MANAGE_MEMBERS) and (
+            pending.inviter_id != caller.user_id
+        ):
+            raise AppError(NOT_YOUR_INVITATION_TO_RESEND)
+    limits = ctx.limits
+    await limits.take(limits.resend_per_invitation, "resend", str(caller.account_id), target)
+    again = Invite(email=target, role=pending.role, name=pending.name, website=website)
+    return await invite(ctx, cred, again, resending=True)
+
+
+async def invite(
+    ctx: AppContext, cred: Credential, request: Invite, *, resending: bool = False
+) -> Invited:
     """Create an invitation, or replace the pending one: its old link stops working.
+    ``resending``: the invitation must still be pending (see ``resend``).
 
     The per-account budget is reserved before the transaction (its storage may be remote) and
     given back unless the invitation is made; over budget, the 429 comes after every other check.
@@ -116,6 +143,8 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
             policy = await policies.load(conn, caller.account_id)
             policies.require_inviter(policy, caller)
             email = valid(request.email)
+            if resending and not (await repo.pending_inviter(conn, caller.account_id, email))[0]:
+                raise AppError(INVITATION_NOT_FOUND)  # accepted or revoked meanwhile
             is_member = await member_by_email(conn, caller.account_id, email) is not None
             seats = await _seats(conn, caller.account_id, policy, besides=email)
             refusal = policies.judge(policy, email, is_member=is_member, seats=seats)
@@ -154,7 +183,7 @@ async def invite(ctx: AppContext, cred: Credential, request: Invite) -> Invited:
             if ctx.mail is not None:
                 tx.after_commit(ctx.mail.woken)
             await tx.record(
-                "invitation.create",
+                "invitation.resend" if resending else "invitation.create",
                 target=email,
                 role_after=role,
                 details={"expiresAt": claims.expires_at},
