@@ -80,6 +80,16 @@ class Limits:
         stats = await self.limiter.get_window_stats(item, *key)
         return Reservation(self, item, key, max(1, math.ceil(stats.reset_time - time.time())))
 
+    async def reserve_up_to(self, item: RateLimitItem, count: int, *key: str) -> Allowance:
+        """Count up to ``count`` uses now (as many as the budget has left), to be spent inside
+        a transaction and the rest given back after it (see ``Allowance``)."""
+        stats = await self.limiter.get_window_stats(item, *key)
+        granted = min(count, max(0, stats.remaining))
+        if granted and not await self.limiter.hit(item, *key, cost=granted):
+            granted = 0  # taken meanwhile by someone else: none this time
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        return Allowance(self, item, key, granted, retry_after)
+
     async def refund(self, item: RateLimitItem, *key: str) -> None:
         """Give back one use: the attempt turned out not to be a failure."""
         await self.limiter.hit(item, *key, cost=-1)
@@ -104,3 +114,27 @@ class Reservation:
         """Give the use back (the attempt did not happen after all)."""
         if self.retry_after is None:
             await self.limits.refund(self.item, *self.key)
+
+
+@dataclass(slots=True)
+class Allowance:
+    """Uses of a budget counted ahead (``reserve_up_to``): ``spend()`` one (429 once none is
+    left), then ``settle()`` to give back those not spent."""
+
+    limits: Limits
+    item: RateLimitItem
+    key: tuple[str, ...]
+    granted: int
+    retry_after: int
+    spent: int = 0
+
+    def spend(self) -> None:
+        if self.spent >= self.granted:
+            raise RateLimited(self.retry_after)
+        self.spent += 1
+
+    async def settle(self, *, committed: bool = True) -> None:
+        """Give back what was not spent (all of it when the work did not commit)."""
+        unused = self.granted - (self.spent if committed else 0)
+        if unused:
+            await self.limits.limiter.hit(self.item, *self.key, cost=-unused)

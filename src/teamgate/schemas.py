@@ -36,6 +36,21 @@ class TeamEntry(_Doc):
     )
 
 
+class BulkInviteRequest(_Doc):
+    invitations: list[InviteRequest] = Field(min_length=1, max_length=1000)
+
+
+class BulkInviteResult(BaseModel):
+    inviteeEmail: str | None
+    ok: bool
+    finalInviteCode: str | None
+    error: str | None = Field(description="inviteUsers's message for this row, when not ok")
+
+
+class BulkInviteResponse(BaseModel):
+    results: list[BulkInviteResult] = Field(description="In the order of the request")
+
+
 class ResendRequest(_Doc):
     email: str
     websiteHostName: str | None = Field(

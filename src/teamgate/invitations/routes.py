@@ -13,7 +13,7 @@ from teamgate.auth.caller import CredentialDep
 from teamgate.auth.cookies import set_session_cookie
 from teamgate.context import get_context
 from teamgate.http import body_doc, client_address, json_object, json_response
-from teamgate.invitations import service
+from teamgate.invitations import bulk, service
 from teamgate.roles import role_input
 
 router = APIRouter(prefix="/api", tags=["invitations"])
@@ -46,6 +46,31 @@ async def invite_users(request: Request, cred: CredentialDep) -> Response:
     )
     invited = await service.invite(get_context(request), cred, invite)
     return json_response({"finalInviteCode": invited.link, "inviteeRole": invited.role})
+
+
+@router.post(
+    "/bulkInviteUsers",
+    summary="Invite up to 1,000 people at once; each row judged as inviteUsers judges one",
+    response_model=None,
+    responses=schemas.responses(schemas.BulkInviteResponse, 400, 403),
+    openapi_extra=body_doc(schemas.BulkInviteRequest),
+)
+async def bulk_invite_users(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    results = await bulk.bulk_invite(get_context(request), cred, bulk.rows(data.get("invitations")))
+    return json_response(
+        {
+            "results": [
+                {
+                    "inviteeEmail": result.email,
+                    "ok": result.invited is not None,
+                    "finalInviteCode": result.invited.link if result.invited else None,
+                    "error": result.error,
+                }
+                for result in results
+            ]
+        }
+    )
 
 
 @router.post(

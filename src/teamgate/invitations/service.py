@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -139,60 +140,85 @@ async def invite(
     budget = await limits.reserve(limits.invite_per_account, "invite-account", str(account_id))
     try:
         async with unit.acting(ctx.db, cred, Action.INVITE) as tx:
-            caller, conn = tx.caller, tx.conn
-            policy = await policies.load(conn, caller.account_id)
-            policies.require_inviter(policy, caller)
-            email = valid(request.email)
-            if resending and not (await repo.pending_inviter(conn, caller.account_id, email))[0]:
-                raise AppError(INVITATION_NOT_FOUND)  # accepted or revoked meanwhile
-            is_member = await member_by_email(conn, caller.account_id, email) is not None
-            seats = await _seats(conn, caller.account_id, policy, besides=email)
-            refusal = policies.judge(policy, email, is_member=is_member, seats=seats)
-            if refusal is not None:
-                raise AppError(refusal)
-            role, _ = await grantable(conn, caller, request.role, above_caller=ROLE_ABOVE_CALLER)
-            origin = _origin(ctx, valid(request.website))
-            name = valid(request.name)
-            if not permits(caller.base_role, Action.MANAGE_MEMBERS):
-                pending, inviter = await repo.pending_inviter(conn, caller.account_id, email)
-                if pending and inviter != caller.user_id:  # another member's, or the operator's
-                    raise AppError(INVITED_BY_ANOTHER)
-            budget.check()
-            claims = codes.InviteClaims(
-                codes.new_jti(), email, caller.account_id, tx.at + policy.invite_lifetime_seconds
-            )
-            await repo.upsert(
-                conn,
-                account_id=caller.account_id,
-                email=email,
-                name=name,
-                role=role,
-                inviter_id=caller.actor_user_id,
-                jti=claims.jti,
-                created_at=tx.at,
-                expires_at=claims.expires_at,
-            )
-            await outbox.enqueue_invitation(
-                conn,
-                account_id=caller.account_id,
-                recipient=email,
-                jti=claims.jti,
-                origin=origin,
-                at=tx.at,
-            )
-            if ctx.mail is not None:
-                tx.after_commit(ctx.mail.woken)
-            await tx.record(
-                "invitation.resend" if resending else "invitation.create",
-                target=email,
-                role_after=role,
-                details={"expiresAt": claims.expires_at},
-            )
+            policy = await policies.load(tx.conn, tx.caller.account_id)
+            policies.require_inviter(policy, tx.caller)
+            made = await make(ctx, tx, policy, request, budget.check, resending=resending)
     except Exception:
         await budget.cancel()
         raise
-    code = codes.sign(ctx.settings.signing_key, claims, tx.at)
-    return Invited(email, role, codes.link(origin, code, email), claims.expires_at)
+    return signed(ctx, made, tx.at)
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    claims: codes.InviteClaims
+    role: str
+    origin: str
+
+
+def signed(ctx: AppContext, made: Made, issued_at: int) -> Invited:
+    """The invitation's link, signed once its transaction has committed."""
+    email = made.claims.email
+    code = codes.sign(ctx.settings.signing_key, made.claims, issued_at)
+    return Invited(email, made.role, codes.link(origin=made.origin, code=code, email=email),
+                   made.claims.expires_at)  # fmt: skip
+
+
+async def make(
+    ctx: AppContext,
+    tx: unit.ActingTx,
+    policy: Policy,
+    request: Invite,
+    spend: Callable[[], None],
+    *,
+    resending: bool = False,
+) -> Made:
+    """One invitation, judged by every rule in the contract's order, then written with its
+    email and its history event. ``spend`` takes one use of the invitation budget (429 when it
+    is spent), after every other check. Nothing is written unless every check passes."""
+    caller, conn = tx.caller, tx.conn
+    email = valid(request.email)
+    if resending and not (await repo.pending_inviter(conn, caller.account_id, email))[0]:
+        raise AppError(INVITATION_NOT_FOUND)  # accepted or revoked meanwhile
+    is_member = await member_by_email(conn, caller.account_id, email) is not None
+    seats = await _seats(conn, caller.account_id, policy, besides=email)
+    refusal = policies.judge(policy, email, is_member=is_member, seats=seats)
+    if refusal is not None:
+        raise AppError(refusal)
+    role, _ = await grantable(conn, caller, request.role, above_caller=ROLE_ABOVE_CALLER)
+    origin = _origin(ctx, valid(request.website))
+    name = valid(request.name)
+    if not permits(caller.base_role, Action.MANAGE_MEMBERS):
+        pending, inviter = await repo.pending_inviter(conn, caller.account_id, email)
+        if pending and inviter != caller.user_id:  # another member's, or the operator's
+            raise AppError(INVITED_BY_ANOTHER)
+    spend()
+    claims = codes.InviteClaims(
+        codes.new_jti(), email, caller.account_id, tx.at + policy.invite_lifetime_seconds
+    )
+    await repo.upsert(
+        conn,
+        account_id=caller.account_id,
+        email=email,
+        name=name,
+        role=role,
+        inviter_id=caller.actor_user_id,
+        jti=claims.jti,
+        created_at=tx.at,
+        expires_at=claims.expires_at,
+    )
+    await outbox.enqueue_invitation(
+        conn, account_id=caller.account_id, recipient=email, jti=claims.jti, origin=origin, at=tx.at
+    )
+    if ctx.mail is not None:
+        tx.after_commit(ctx.mail.woken)
+    await tx.record(
+        "invitation.resend" if resending else "invitation.create",
+        target=email,
+        role_after=role,
+        details={"expiresAt": claims.expires_at},
+    )
+    return Made(claims, role, origin)
 
 
 async def _seats(

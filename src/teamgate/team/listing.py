@@ -12,11 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, false, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    case,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate.db import Database
-from teamgate.models import invitations, memberships, users
+from teamgate.models import invitations, memberships, outbox, users
 
 # The team list is rendered to JSON by the database, in the same query that authenticates the
 # caller: one round trip, no per-row Python work. ``c`` is the caller's membership.
@@ -109,6 +120,10 @@ class Entry:
     inviter_name: str | None
     created_at: int
     expires_at: int | None  # invitations only
+    # What became of the invitation's email (queued, retrying, sent, failed), and the last
+    # error of a retrying or failed one; None for members and for an invitation without email.
+    delivery_status: str | None
+    delivery_error: str | None
 
     @property
     def is_invitation(self) -> bool:
@@ -202,6 +217,13 @@ async def page(
         else:  # past every member
             members = members.where(false())
             pending = pending.where(invitations.c.id > last)
+    # Each invitation's email: the outbox row of its current code (one per code; a replaced
+    # code's row is not this one). A message being sent right now is still queued to a reader.
+    status = outbox.c.status
+    members = members.add_columns(null().label("delivery_status"), null().label("delivery_error"))
+    pending = pending.outerjoin(outbox, outbox.c.invitation_jti == invitations.c.jti).add_columns(
+        case((status == "sending", literal("queued")), else_=status), outbox.c.last_error
+    )
     both = union_all(members, pending).subquery()
     rows = await conn.execute(select(both).order_by(both.c.kind, both.c.id).limit(limit))
     return [Entry(*row) for row in rows]

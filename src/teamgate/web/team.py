@@ -69,6 +69,7 @@ async def _page(
     query: team.TeamQuery,
     *,
     status: int = 200,
+    headers: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     **context: Any,
 ) -> Response:
@@ -80,6 +81,7 @@ async def _page(
         request,
         "team.html",
         status=status,
+        headers=headers,
         viewer=viewer,
         page="team",
         view=view,
@@ -143,28 +145,40 @@ async def invite(request: Request) -> Response:
 
 
 @router.post("/team/reinvite")
-async def reinvite(request: Request) -> Response:
-    """A new link for a pending invitation, with its role and name; the old link dies."""
+async def resend(request: Request) -> Response:
+    """Resend a pending invitation: a new link, shown this once, and a new email; the old link
+    dies. Limited per invitation; a refusal is shown next to the invitation's row."""
     fields = await site.form(request)
     viewer = await site.viewer(request)
-    db = get_context(request).db
-    email = inputs.email(fields.get("email"))
+    email = fields.get("email", "")
     try:
-        entry = await team.entry_for(db, viewer.credential, email)
+        resent = await invitations.resend(
+            get_context(request),
+            viewer.credential,
+            inputs.email(email),
+            # The link points where this page is served (one of the public origins).
+            invitations.website(request.headers.get("origin")),
+        )
     except Unauthorized:
         raise SignInRequired("/team") from None
-    except AppError:
-        entry = None
-    if entry is None or not entry.is_invitation:
-        error = {f"invitation:{fields.get('email', '')}": invitations.INVITATION_NOT_FOUND}
-        return await _page(request, viewer, team.TeamQuery(), status=400, errors=error)
-    renewal = invitations.Invite(
-        email=email,
-        role=entry.role,
-        name=entry.name,
-        website=invitations.website(request.headers.get("origin")),
+    except AppError as error:
+        return await _page(
+            request,
+            viewer,
+            team.TeamQuery(),
+            status=error.status,
+            headers=error.headers,
+            errors={f"invitation:{email}": error.message},
+            flash=_unplaced(error),
+        )
+    link = NewLink(resent.email, resent.link, resent.expires_at)
+    return await _page(
+        request,
+        viewer,
+        team.TeamQuery(),
+        new_link=link,
+        flash=Flash(f"Invitation sent again to {resent.email}: the previous link no longer works."),
     )
-    return await _invite(request, viewer, renewal, {})
 
 
 @router.post("/team/role")
