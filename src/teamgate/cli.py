@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing, nullcontext
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -425,17 +426,38 @@ def members_list(account: AccountOption, fmt: FormatOption = ListFormat.TABLE) -
 @app.command("invite")
 def invite(
     account: AccountOption,
-    email: EmailOption,
-    role: RoleOption,
+    email: Annotated[str | None, typer.Option("--email", help="The person's email.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help="ADMIN, MEMBER, DEVELOPER, VIEWER or a custom role."),
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="The invitee's name.")] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Invite everyone in this CSV file (header: email,role[,name]) instead.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
 ) -> None:
-    """Invite someone (or replace their pending invitation): prints the link, shown once."""
+    """Invite someone (or replace their pending invitation): prints the link, shown once.
+    Each invitation is also emailed (by the server's mail worker)."""
     from teamgate import inputs
     from teamgate.auth.caller import Credential
     from teamgate.invitations import service
     from teamgate.operator import iso_time
     from teamgate.roles import role_input
 
+    if csv_file is not None:
+        if email or role or name:
+            raise _refuse("--csv invites the file's rows: leave out --email, --role and --name")
+        _invite_csv(account, csv_file)
+        return
+    if email is None or role is None:
+        raise _refuse("Give --email and --role, or --csv FILE")
     request = service.Invite(
         email=inputs.email(email),
         role=role_input(role),
@@ -450,6 +472,67 @@ def invite(
         soft_wrap=True,
     )
     print(invited.link)
+
+
+BULK_CHUNK = 100  # rows per transaction when inviting from a file
+
+
+def _invite_csv(account: int, path: Path) -> None:
+    """Invite the rows of a CSV file through bulkInviteUsers's service, a chunk at a time, with
+    a progress bar; the links of those invited go to stdout (``email,link``), the refused rows
+    to a table on stderr by line number. Exit 2 when any row was refused."""
+    import csv
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from teamgate.auth.caller import Credential
+    from teamgate.invitations import bulk
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = [field.strip().lower() for field in reader.fieldnames or []]
+            if "email" not in fields or "role" not in fields:
+                raise _refuse(f"{path}: the first line must name the columns email,role[,name]")
+            reader.fieldnames = fields
+            lines = [
+                (reader.line_num, {"inviteeEmail": row.get("email"), "inviteeRole": row.get("role"),
+                                   "inviteeName": row.get("name") or None})
+                for row in reader
+            ]  # fmt: skip
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise _refuse(f"{path}: not a readable CSV file ({error})") from None
+    if not lines:
+        raise _refuse(f"{path}: no rows below the header")
+    refused: list[tuple[int, str, str]] = []
+    invited = 0
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task("Inviting", total=len(lines))
+
+        async def run(ctx: AppContext) -> list[bulk.RowResult]:
+            done: list[bulk.RowResult] = []
+            for start in range(0, len(lines), BULK_CHUNK):
+                chunk = bulk.rows([row for _, row in lines[start : start + BULK_CHUNK]])
+                done += await bulk.bulk_invite(ctx, Credential.operator(account), chunk)
+                progress.advance(task, BULK_CHUNK)
+            return done
+
+        results = _operate(run)
+    for (line, row), result in zip(lines, results, strict=True):
+        if result.invited is not None:
+            invited += 1
+            writer.writerow([result.invited.email, result.invited.link])
+        else:
+            refused.append((line, str(row["inviteeEmail"] or ""), result.error or ""))
+    console.print(f"Invited {invited} of {len(lines)}; {len(refused)} refused.")
+    if refused:
+        table = Table("line", "email", "refused because", title="Refused rows")
+        for line, address, why in refused:
+            table.add_row(str(line), address, why)
+        console.print(table)
+        raise typer.Exit(2)
 
 
 @app.command("remove")

@@ -25,6 +25,12 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
     ("inviteUsers", {"inviteeEmail": "new@acme.com", "inviteeRole": "VIEWER"}, "MEMBER", False),
     ("removeInvitation", {"email": "pending@acme.com"}, "MEMBER", False),
     ("resendInvitation", {"email": "pending@acme.com"}, "MEMBER", False),
+    (
+        "bulkInviteUsers",
+        {"invitations": [{"inviteeEmail": "b@acme.com", "inviteeRole": "VIEWER"}]},
+        "MEMBER",
+        False,
+    ),
     ("removeUser", {"email": "target@acme.com"}, "ADMIN", False),
     ("makeAdmin", {"email": "target@acme.com", "userRole": "DEVELOPER"}, "ADMIN", False),
     ("createCustomRole", {"roleName": "NEWROLE", "baseRole": "VIEWER"}, "ADMIN", False),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -114,4 +117,45 @@ async def test_invite_is_refused_as_the_api_refuses(
         ctx, "invite", "--account", "404", "--email", "eve@acme.com", "--role", "MEMBER"
     )
     refused(unknown, "Account not found")
+    assert await snapshot(ctx) == before
+
+
+async def test_invite_from_a_csv_file_reports_bad_rows_by_line(
+    ctx: AppContext, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    ada = await make_account(ctx, password=None)
+    people = tmp_path / "people.csv"
+    rows = ["Email,Role,Name", "bob@acme.com,MEMBER,Bob", "not-an-email,VIEWER,",
+            "eve@other.org,VIEWER,Eve", "cy@acme.com,developer,"]  # fmt: skip
+    people.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    result = await operator(ctx, "invite", "--account", str(ada.account_id), "--csv", str(people))
+
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    links = list(csv.reader(io.StringIO(result.stdout)))
+    assert [email for email, _ in links] == ["bob@acme.com", "cy@acme.com"]
+    assert all(link.startswith(f"{PUBLIC_ORIGIN}/signup?") for _, link in links)
+    assert "Invited 2 of 4; 2 refused." in result.stderr
+    refusals = [line for line in result.stderr.splitlines() if "│" in line]
+    assert any("3" in line and "Invalid email" in line for line in refusals)
+    assert any(
+        "4" in line and "Email must belong to same organisation" in line for line in refusals
+    )
+    team = await team_list(client, ada.api_key)
+    assert [(e["login"], e["invitedRole"]) for e in team if e.get("isInvitation")] == [
+        ("bob@acme.com", "MEMBER"), ("cy@acme.com", "DEVELOPER"),
+    ]  # fmt: skip
+    events = await history_of(client, ada.api_key, action="invitation.create")
+    assert {e["actor"] for e in events} == {"cli"}
+
+
+async def test_invite_csv_needs_its_columns(ctx: AppContext, tmp_path: Path) -> None:
+    ada = await make_account(ctx, password=None)
+    people = tmp_path / "people.csv"
+    people.write_text("address,level\nbob@acme.com,MEMBER\n", encoding="utf-8")
+    before = await snapshot(ctx)
+
+    result = await operator(ctx, "invite", "--account", str(ada.account_id), "--csv", str(people))
+
+    refused(result, f"{people}: the first line must name the columns email,role[,name]")
     assert await snapshot(ctx) == before

@@ -14,7 +14,7 @@ AUTHENTICATED_ENDPOINTS = [
     "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
     "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
     "getAccountSettings", "updateAccountSettings", "getAccounts", "getAuditLogs",
-    "resendInvitation",
+    "resendInvitation", "bulkInviteUsers",
 ]  # fmt: skip
 
 
