@@ -25,6 +25,7 @@ from teamgate.mail.transport import transport_for
 from teamgate.ratelimit import Limits
 from teamgate.team.routes import get_team_data
 from teamgate.team.routes import router as team_router
+from teamgate.users.routes import router as users_router
 from teamgate.web import docs, site
 from teamgate.web import router as pages_router
 
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     site.install(app)
     app.add_middleware(FastLane, routes={("POST", "/api/getTeamData"): get_team_data})
     app.add_middleware(EdgeMiddleware)  # added last: outermost, so the fast lane gets it too
-    for router in (team_router, invitations_router, auth_router, accounts_router, pages_router):
+    routers = (team_router, invitations_router, auth_router, users_router, accounts_router)
+    for router in (*routers, pages_router):
         app.include_router(router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, docs.Assets(), name="docs-assets")

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     rate_limit_accept_per_client: str = "100 per 15 minutes"
     rate_limit_invite_per_account: str = "1000 per hour"
     rate_limit_resend_per_invitation: str = "5 per hour"
+    rate_limit_reset_per_email: str = "3 per hour"
+    rate_limit_reset_per_client: str = "30 per hour"
     db_pool_size: int = Field(default=10, gt=0)
     # Email (see docs/mail.md). Without an SMTP host, each email is written to a file.
     smtp_host: str | None = None

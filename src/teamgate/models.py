@@ -115,10 +115,12 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # NULL for mail to a person rather than about an account (a password link)
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
     Column("kind", String(30), nullable=False),
     Column("recipient", String(320), nullable=False),
     Column("invitation_jti", String(64), nullable=True),
+    Column("password_reset_id", Integer, nullable=True),  # or the password reset it is for
     Column("origin", String(300), nullable=True),  # where the message's link points
     Column("message_key", String(64), nullable=False, unique=True),  # its Message-ID
     # queued, sending (claimed by a worker until claimed_until), retrying, sent, failed, dropped
@@ -131,6 +133,20 @@ outbox = Table(
     Column("sent_at", BigInteger, nullable=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_invitation_jti", "invitation_jti"),
+)
+
+# A link to set or reset a password, sent to the address: one use, one hour. The token is the
+# nonce and an HMAC of it under the server's key, so the table holds nothing that opens it.
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("nonce", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+    Index("ix_password_resets_user_id", "user_id"),
 )
 
 api_keys = Table(

@@ -40,6 +40,8 @@ class Limits:
         self.accept_per_client = parse(settings.rate_limit_accept_per_client)
         self.invite_per_account = parse(settings.rate_limit_invite_per_account)
         self.resend_per_invitation = parse(settings.rate_limit_resend_per_invitation)
+        self.reset_per_email = parse(settings.rate_limit_reset_per_email)
+        self.reset_per_client = parse(settings.rate_limit_reset_per_client)
 
     async def close(self) -> None:
         """Close the storage's connections, if it holds any (Redis). `limits` has no call for
@@ -48,6 +50,10 @@ class Limits:
         pool = getattr(client, "connection_pool", None)
         if pool is not None:
             pool.disconnect()
+
+    async def try_take(self, item: RateLimitItem, *key: str) -> bool:
+        """Count one use if the budget has one left: whether it had (nothing is raised)."""
+        return await self.limiter.hit(item, *key)
 
     async def take(self, item: RateLimitItem, *key: str) -> None:
         """Count one use, or raise 429 (counting nothing) when the budget is already spent."""

@@ -51,6 +51,15 @@ class BulkInviteResponse(BaseModel):
     results: list[BulkInviteResult] = Field(description="In the order of the request")
 
 
+class StatusResponse(BaseModel):
+    status: str
+
+
+class ResetPasswordRequest(_Doc):
+    token: str = Field(description="The token of the emailed link (/reset?token=…)")
+    password: str = Field(min_length=8, max_length=128)
+
+
 class ResendRequest(_Doc):
     email: str
     websiteHostName: str | None = Field(

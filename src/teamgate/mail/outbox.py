@@ -27,6 +27,7 @@ import random
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,10 +40,12 @@ from teamgate.mail import render
 from teamgate.mail.message import DeliveryError, Message
 from teamgate.mail.transport import Transport
 from teamgate.models import accounts, invitations, outbox, users
+from teamgate.users import password_resets as resets
 
 log = logging.getLogger("teamgate")
 
 INVITATION = "invitation"
+PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of message, not a secret)
 QUEUED, SENDING, RETRYING, SENT, FAILED, DROPPED = (
     "queued", "sending", "retrying", "sent", "failed", "dropped",
 )  # fmt: skip
@@ -57,6 +60,7 @@ class Claimed:
     kind: str
     recipient: str
     invitation_jti: str | None
+    password_reset_id: int | None
     origin: str | None
     message_key: str
     attempts: int  # this attempt included
@@ -74,6 +78,25 @@ async def enqueue_invitation(
             recipient=recipient,
             invitation_jti=jti,
             origin=origin,
+            message_key=secrets.token_hex(16),
+            status=QUEUED,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+    )
+
+
+async def enqueue_password_reset(
+    conn: AsyncConnection, *, recipient: str, reset_id: int, at: int
+) -> None:
+    """Queue the email of a password link, in the transaction that makes the link."""
+    await conn.execute(
+        insert(outbox).values(
+            account_id=None,
+            kind=PASSWORD_RESET,
+            recipient=recipient,
+            password_reset_id=reset_id,
             message_key=secrets.token_hex(16),
             status=QUEUED,
             attempts=0,
@@ -116,6 +139,7 @@ async def claim(db: Database, at: int, *, limit: int = BATCH) -> list[Claimed]:
                 c.kind,
                 c.recipient,
                 c.invitation_jti,
+                c.password_reset_id,
                 c.origin,
                 c.message_key,
                 c.attempts,
@@ -260,6 +284,8 @@ class Worker:
 
     async def _message(self, claimed: Claimed) -> Message | None:
         """The message to send now, or None (recorded as dropped or failed) when it must not be."""
+        if claimed.kind == PASSWORD_RESET:
+            return await self._password_reset(claimed)
         async with self.db.read() as conn:
             invitation = await _invitation(conn, claimed.invitation_jti or "")
         if invitation is None:  # replaced, revoked or accepted: its link is dead
@@ -286,6 +312,24 @@ class Worker:
         )
         return render.invitation(
             self.settings, email, render.message_id(self.settings, claimed.message_key)
+        )
+
+    async def _password_reset(self, claimed: Claimed) -> Message | None:
+        async with self.db.read() as conn:
+            reset = await resets.pending(conn, claimed.password_reset_id or 0, now())
+        if reset is None:  # used, replaced by a newer one, or expired: never send it dead
+            await _record(self.db, claimed, status=DROPPED)
+            return None
+        token = resets.token_for(self.settings.signing_key, reset.nonce)
+        origin = self.settings.public_origins[0]
+        return render.password_reset(
+            self.settings,
+            render.PasswordResetEmail(
+                to=claimed.recipient,
+                expires_at=reset.expires_at,
+                link=f"{origin}/reset?{urlencode({'token': token})}",
+            ),
+            render.message_id(self.settings, claimed.message_key),
         )
 
     async def _failed(self, claimed: Claimed, error: DeliveryError) -> None:

@@ -79,6 +79,28 @@ def invitation(settings: Settings, email: InvitationEmail, message_id: str) -> M
     )
 
 
+RESET_SUBJECT = "Set your teamgate password"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordResetEmail:
+    to: str
+    expires_at: int  # epoch seconds
+    link: str
+
+
+def password_reset(settings: Settings, email: PasswordResetEmail, message_id: str) -> Message:
+    """The link to set or reset a password: it works once, for an hour."""
+    values = {"to": email.to, "link": email.link, "expires": readable_time(email.expires_at)}
+    return Message(
+        to=email.to,
+        subject=RESET_SUBJECT,
+        text=_environment.get_template("password_reset.txt").render(values, subject=RESET_SUBJECT),
+        html=_environment.get_template("password_reset.html").render(values, subject=RESET_SUBJECT),
+        message_id=message_id,
+    )
+
+
 def mail_test_message(settings: Settings, to: str, message_id: str, *, at: int) -> Message:
     """The message `teamgate mail test` sends: it says where it came from, and nothing else."""
     values = {"origin": settings.public_origins[0], "sent": readable_time(at), "to": to}

@@ -65,6 +65,13 @@ async def create(
     return user_id
 
 
+async def email_of(conn: AsyncConnection, user_id: int) -> str:
+    email: str = (
+        await conn.execute(select(users.c.email).where(users.c.id == user_id))
+    ).scalar_one()
+    return email
+
+
 async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
     """The same password, hashed again (stronger parameters); nothing else changes."""
     await conn.execute(
