@@ -1,5 +1,6 @@
 """Browser fixtures: one Chromium and one `teamgate serve` per test session (per xdist worker),
-a fresh browser context per page and an empty database per test.
+a fresh browser context per page and an empty database per test. The server delivers its email
+to the session's SMTP server on loopback (``live_smtp``: emptied for each test that asks).
 
 A test that asks for ``page`` or ``new_page`` (so, ``browser``) is marked ``browser`` and runs
 in the session's event loop, where the browser lives; one that asks for ``live_server`` (so,
@@ -31,6 +32,7 @@ from tests.support.browser import (
     launch_chromium,
 )
 from tests.support.servers import RACE_SECRET, start_cheap_servers, stop_servers
+from tests.support.smtp import SmtpServer, smtp_server
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -60,15 +62,28 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="session")
+def session_smtp() -> Iterator[SmtpServer]:
+    """The SMTP server the session's `teamgate serve` delivers to."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def session_server(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, session_smtp: SmtpServer
 ) -> Iterator[LiveServer]:
-    """The session's server (one per xdist worker), on a copy of the migrated SQLite template."""
+    """The session's server (one per xdist worker), on a copy of the migrated SQLite template,
+    delivering its email (with the worker inside `teamgate serve`) to ``session_smtp``."""
     data_dir = tmp_path_factory.mktemp("live")
     database = data_dir / "teamgate.db"
     shutil.copy(sqlite_template, database)
     url = f"sqlite:///{database}"
-    procs, origins = start_cheap_servers(url, data_dir, 1)
+    with pytest.MonkeyPatch.context() as env:  # read by the server process at its start
+        env.setenv("TEAMGATE_SMTP_HOST", "127.0.0.1")
+        env.setenv("TEAMGATE_SMTP_PORT", str(session_smtp.port))
+        env.setenv("TEAMGATE_SMTP_SECURITY", "none")
+        env.setenv("TEAMGATE_SMTP_TIMEOUT_SECONDS", "5")
+        procs, origins = start_cheap_servers(url, data_dir, 1)
     try:
         yield LiveServer(origins[0], url, database, data_dir)
     finally:
@@ -81,6 +96,15 @@ def live_server(session_server: LiveServer) -> LiveServer:
     budgets are the session's)."""
     session_server.empty_database()
     return session_server
+
+
+@pytest.fixture
+def live_smtp(live_server: LiveServer, session_smtp: SmtpServer) -> SmtpServer:
+    """The SMTP server the live server delivers to, holding no message yet. (An email of an
+    earlier test may still arrive: read the ones sent to this test's addresses.)"""
+    session_smtp.messages.clear()
+    session_smtp.envelopes.clear()
+    return session_smtp
 
 
 @pytest_asyncio.fixture(loop_scope="session")

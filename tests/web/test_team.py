@@ -3,18 +3,24 @@ API, search and paging on a large team. (tests/web/test_browser.py drives it in 
 
 from __future__ import annotations
 
+import html
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select, update
 
 from teamgate.context import AppContext
 from teamgate.db import now
-from teamgate.models import memberships, users
+from teamgate.mail.outbox import Worker
+from teamgate.mail.transport import transport_for
+from teamgate.models import invitations, memberships, outbox, users
 from tests.conftest import make_account, make_member
 from tests.support.api import call
+from tests.support.invitations import invite
 from tests.support.pages import form_of, forms_of, post_form, sign_in, submit
+from tests.support.smtp import SmtpServer, smtp_server
 from tests.support.state import snapshot
 
 
@@ -314,3 +320,215 @@ async def test_the_invite_form_follows_the_account_policy(
     page = await client.get("/team")
     assert "/team/invite" not in [action for action, _ in forms_of(page.text)]
     assert "Invitations are turned off for this account." in page.text
+
+
+# --- each invitation's email: its delivery status, and Resend ----------------------------------
+
+
+def _mail_worker(ctx: AppContext, smtp: SmtpServer) -> Worker:
+    """A worker delivering the outbox to ``smtp`` (the app's own worker is off in tests)."""
+    settings = ctx.settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_security": "none",
+            "smtp_timeout_seconds": 5,
+        }
+    )
+    return Worker(settings, ctx.db, transport_for(settings))
+
+
+def _row(page: httpx.Response, email: str) -> str:
+    """The HTML of the team table's row for ``email``."""
+    rows = [row for row in page.text.split("<tr>") if f'<span class="muted">{email}</span>' in row]
+    assert len(rows) == 1, f"{len(rows)} rows for {email}"
+    return rows[0].split("</tr>")[0]
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _delivery(page: httpx.Response, email: str) -> str | None:
+    """What the row of ``email`` says of its email, as read (None: nothing)."""
+    row = _row(page, email)
+    if 'class="delivery' not in row:
+        return None
+    status_cell = row.split('class="delivery', 1)[1].split("</td>", 1)[0]
+    return _text("<" + status_cell)
+
+
+async def _outbox_of(ctx: AppContext, email: str) -> list[tuple[Any, ...]]:
+    """The emails queued for ``email``, oldest first: (invitation jti, status)."""
+    async with ctx.db.read() as conn:
+        rows = await conn.execute(
+            select(outbox.c.invitation_jti, outbox.c.status)
+            .where(outbox.c.recipient == email)
+            .order_by(outbox.c.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def _pending_jti(ctx: AppContext, email: str) -> str:
+    async with ctx.db.read() as conn:
+        jti: str = (
+            await conn.execute(select(invitations.c.jti).where(invitations.c.email == email))
+        ).scalar_one()
+    return jti
+
+
+async def test_each_pending_invitation_shows_what_became_of_its_email(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, admin_email="ada@acme.com")
+    await sign_in(client, "ada@acme.com")
+    with smtp_server() as smtp:
+        worker = _mail_worker(ctx, smtp)
+        smtp.refuse("ghost@acme.com", 550, "5.1.1 <ghost@acme.com> No such user")
+        for email in ("sent@acme.com", "ghost@acme.com"):
+            assert (await invite(client, admin.api_key, email)).status_code == 200
+        assert await worker.deliver_due() == 2
+        smtp.stop()  # the server is down: the next email waits for a retry
+        assert (await invite(client, admin.api_key, "later@acme.com")).status_code == 200
+        assert await worker.deliver_due() == 1
+    for email in ("queued@acme.com", "sending@acme.com", "nomail@acme.com"):
+        assert (await invite(client, admin.api_key, email)).status_code == 200
+    async with ctx.db.write() as conn:  # a worker is sending this one right now
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.recipient == "sending@acme.com")
+            .values(status="sending", claimed_until=now() + 60)
+        )
+        await conn.execute(delete(outbox).where(outbox.c.recipient == "nomail@acme.com"))
+
+    page = await client.get("/team")
+
+    assert page.status_code == 200
+    assert _delivery(page, "sent@acme.com") == "Email Sent"
+    assert _delivery(page, "queued@acme.com") == "Email Queued"
+    assert _delivery(page, "sending@acme.com") == "Email Queued"
+    assert _delivery(page, "nomail@acme.com") is None
+    assert _delivery(page, "ada@acme.com") is None  # a member
+    failed = _delivery(page, "ghost@acme.com")
+    assert failed is not None
+    assert failed.startswith("Email Failed: ")
+    assert failed.endswith("550 5.1.1 <ghost@acme.com> No such user")
+    assert "<ghost@acme.com> No such user" not in page.text  # escaped, like any text
+    retrying = _delivery(page, "later@acme.com")
+    assert retrying is not None
+    assert retrying.startswith("Email Retrying: Cannot reach the SMTP server 127.0.0.1:")
+    team_data = (await call(client, "getTeamData", key=admin.api_key)).json()
+    api = {e["login"]: e.get("deliveryStatus") for e in team_data if e.get("isInvitation")}
+    assert api == {  # the same statuses as getTeamData
+        "sent@acme.com": "sent", "ghost@acme.com": "failed", "later@acme.com": "retrying",
+        "queued@acme.com": "queued", "sending@acme.com": "queued", "nomail@acme.com": None,
+    }  # fmt: skip
+
+
+async def test_resend_kills_the_old_link_and_emails_a_new_one(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    await make_account(ctx, admin_email="ada@acme.com")
+    await sign_in(client, "ada@acme.com")
+    first = await submit(
+        client, "/team", "/team/invite", {"email": "bob@acme.com", "role": "VIEWER", "name": "Bob"}
+    )
+    old_code = _link_code(first)
+    team = await client.get("/team")
+    assert 'aria-label="Resend the invitation of Bob">Resend</button>' in _row(team, "bob@acme.com")
+
+    resent = await submit(client, team, "/team/reinvite", {"email": "bob@acme.com"})
+
+    assert resent.status_code == 200
+    assert "Invitation sent again to bob@acme.com" in resent.text
+    new_code = _link_code(resent)
+    assert new_code != old_code
+    stale = await call(client, "acceptInvite", {"inviteCode": old_code, "password": "bobs pass"})
+    assert stale.status_code == 400
+    emails = await _outbox_of(ctx, "bob@acme.com")
+    assert [status for _, status in emails] == ["queued", "queued"]
+    assert emails[1][0] == await _pending_jti(ctx, "bob@acme.com")
+    assert _delivery(resent, "bob@acme.com") == "Email Queued"
+    assert _text(_row(resent, "bob@acme.com")).startswith("Bob bob@acme.com VIEWER")  # as it was
+
+    with smtp_server() as smtp:
+        assert await _mail_worker(ctx, smtp).deliver_due() == 2
+    (message,) = smtp.messages  # the replaced link's email is dropped, never sent
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert new_code in body.get_content()
+    assert [status for _, status in await _outbox_of(ctx, "bob@acme.com")] == ["dropped", "sent"]
+    assert _delivery(await client.get("/team"), "bob@acme.com") == "Email Sent"
+    accepted = await call(client, "acceptInvite", {"inviteCode": new_code, "password": "bobs pass"})
+    assert accepted.status_code == 200, accepted.text
+
+
+async def test_resend_is_limited_per_invitation(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    await make_account(ctx, admin_email="ada@acme.com")
+    await sign_in(client, "ada@acme.com")
+    await submit(client, "/team", "/team/invite", {"email": "bob@acme.com", "role": "VIEWER"})
+    for _ in range(5):  # rate_limit_resend_per_invitation: 5 per hour
+        resent = await submit(client, "/team", "/team/reinvite", {"email": "bob@acme.com"})
+        assert resent.status_code == 200
+    before = (await snapshot(ctx), await _outbox_of(ctx, "bob@acme.com"))
+
+    refused = await submit(client, "/team", "/team/reinvite", {"email": "bob@acme.com"})
+
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert '<p class="field-error" role="alert">Too many requests, try again later</p>' in _row(
+        refused, "bob@acme.com"
+    )
+    assert 'id="new-link"' not in refused.text
+    assert (await snapshot(ctx), await _outbox_of(ctx, "bob@acme.com")) == before
+
+
+async def test_a_member_resends_only_their_own_invitations(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, admin_email="ada@acme.com", password=None)
+    sam = await make_member(ctx, admin.account_id, "sam@acme.com", "MEMBER")
+    await make_member(ctx, admin.account_id, "mia@acme.com", "MEMBER")
+    assert (await invite(client, sam.api_key, "sams.guest@acme.com")).status_code == 200
+    await sign_in(client, "mia@acme.com")
+    await submit(
+        client, "/team", "/team/invite", {"email": "mias.guest@acme.com", "role": "VIEWER"}
+    )
+
+    page = await client.get("/team")
+    forms = forms_of(page.text)
+    resendable = [fields["email"] for action, fields in forms if action == "/team/reinvite"]
+    assert resendable == ["mias.guest@acme.com"]
+    assert _delivery(page, "sams.guest@acme.com") == "Email Queued"  # seen, not resendable
+    before = (await snapshot(ctx), await _outbox_of(ctx, "sams.guest@acme.com"))
+    refused = await post_form(client, "/team/reinvite", {"email": "sams.guest@acme.com"})
+    assert refused.status_code == 400
+    assert "User is not allowed to resend this invitation." in _row(refused, "sams.guest@acme.com")
+    assert 'id="new-link"' not in refused.text
+    assert (await snapshot(ctx), await _outbox_of(ctx, "sams.guest@acme.com")) == before
+
+    own = await submit(client, page, "/team/reinvite", {"email": "mias.guest@acme.com"})
+    assert own.status_code == 200
+    assert "Invitation sent again to mias.guest@acme.com" in own.text
+    assert len(await _outbox_of(ctx, "mias.guest@acme.com")) == 2
+
+
+async def test_resend_follows_the_account_policy(
+    client: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    admin = await make_account(ctx, admin_email="ada@acme.com", password=None)
+    sam = await make_member(ctx, admin.account_id, "sam@acme.com", "MEMBER")
+    assert (await invite(client, sam.api_key, "guest@acme.com")).status_code == 200
+    await call(client, "updateAccountSettings", {"whoCanInvite": "ADMINS"}, key=admin.api_key)
+    await sign_in(client, "sam@acme.com")
+    page = await client.get("/team")
+    assert "/team/reinvite" not in [action for action, _ in forms_of(page.text)]
+    assert _delivery(page, "guest@acme.com") == "Email Queued"
+    before = (await snapshot(ctx), await _outbox_of(ctx, "guest@acme.com"))
+
+    refused = await post_form(client, "/team/reinvite", {"email": "guest@acme.com"})
+
+    assert refused.status_code == 403
+    flash = '<p class="flash error">The role &#39;MEMBER&#39; does not have access.</p>'
+    assert flash in refused.text  # at the top: the row has no control to show it next to
+    assert (await snapshot(ctx), await _outbox_of(ctx, "guest@acme.com")) == before
