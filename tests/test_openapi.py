@@ -151,3 +151,13 @@ def test_credential_tests_cover_every_authenticated_endpoint(api: tuple[SyncClie
     paths = {path.removeprefix("/api/") for path in client.get("/openapi.json").json()["paths"]}
     unauthenticated = {"login", "logout", "acceptInvite", "requestPasswordReset", "resetPassword"}
     assert paths - unauthenticated == set(AUTHENTICATED_ENDPOINTS)
+
+
+def test_request_bodies_hold_no_local_definitions(api: tuple[SyncClient, str]) -> None:
+    """A `$defs` inside an operation is a reference ReDoc cannot resolve: nested models are
+    inlined (bulkInviteUsers's rows)."""
+    client, _ = api
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "$defs" not in json.dumps(paths)
+    bulk = paths["/api/bulkInviteUsers"]["post"]["requestBody"]["content"]["application/json"]
+    assert "inviteeEmail" in bulk["schema"]["properties"]["invitations"]["items"]["properties"]

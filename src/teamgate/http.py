@@ -101,13 +101,28 @@ def json_response(
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI ``requestBody`` for a route that parses its body itself (see json_object)."""
+    """OpenAPI ``requestBody`` for a route that parses its body itself (see json_object).
+    Nested models are inlined: a ``$defs`` inside an operation is not a place OpenAPI tools
+    (ReDoc) look for references."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
     return {
         "requestBody": {
-            "content": {JSON_MEDIA_TYPE: {"schema": model.model_json_schema()}},
+            "content": {JSON_MEDIA_TYPE: {"schema": _inlined(schema, definitions)}},
             "required": False,
         }
     }
+
+
+def _inlined(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            return _inlined(definitions[reference.removeprefix("#/$defs/")], definitions)
+        return {key: _inlined(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inlined(item, definitions) for item in node]
+    return node
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:
