@@ -71,19 +71,8 @@ async def enqueue_invitation(
     conn: AsyncConnection, *, account_id: int, recipient: str, jti: str, origin: str, at: int
 ) -> None:
     """Queue the email of an invitation, in the transaction that makes the invitation."""
-    await conn.execute(
-        insert(outbox).values(
-            account_id=account_id,
-            kind=INVITATION,
-            recipient=recipient,
-            invitation_jti=jti,
-            origin=origin,
-            message_key=secrets.token_hex(16),
-            status=QUEUED,
-            attempts=0,
-            next_attempt_at=at,
-            created_at=at,
-        )
+    await _enqueue(
+        conn, INVITATION, recipient, at, account_id=account_id, invitation_jti=jti, origin=origin
     )
 
 
@@ -91,17 +80,23 @@ async def enqueue_password_reset(
     conn: AsyncConnection, *, recipient: str, reset_id: int, at: int
 ) -> None:
     """Queue the email of a password link, in the transaction that makes the link."""
+    await _enqueue(conn, PASSWORD_RESET, recipient, at, password_reset_id=reset_id)
+
+
+async def _enqueue(
+    conn: AsyncConnection, kind: str, recipient: str, at: int, **about: object
+) -> None:
+    """A message due now; ``about`` names what it is rendered from when it is sent."""
     await conn.execute(
         insert(outbox).values(
-            account_id=None,
-            kind=PASSWORD_RESET,
+            kind=kind,
             recipient=recipient,
-            password_reset_id=reset_id,
             message_key=secrets.token_hex(16),
             status=QUEUED,
             attempts=0,
             next_attempt_at=at,
             created_at=at,
+            **about,
         )
     )
 

@@ -6,6 +6,7 @@ comes back to the list with a message, or shows the API's refusal next to the co
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -102,12 +103,19 @@ async def team_page(request: Request, q: str = "", role: str = "", after: str = 
     return await _page(request, viewer, query)
 
 
-async def _invite(
-    request: Request, viewer: Viewer, invite: invitations.Invite, fields: dict[str, str]
+async def _issued(
+    request: Request,
+    viewer: Viewer,
+    issue: Awaitable[invitations.Invited],
+    *,
+    error_at: str,
+    done: str,
+    invite_form: dict[str, str] | None = None,
 ) -> Response:
-    """Create (or renew) an invitation and show its link this once."""
+    """Show the link an invitation (new or resent) got, this once, with ``done`` (``{email}``
+    filled in); or the refusal, at ``error_at`` (the invite form, or the invitation's row)."""
     try:
-        invited = await invitations.invite(get_context(request), viewer.credential, invite)
+        invited = await issue
     except Unauthorized:
         raise SignInRequired("/team") from None
     except AppError as error:
@@ -116,18 +124,14 @@ async def _invite(
             viewer,
             team.TeamQuery(),
             status=error.status,
-            errors={"invite": error.message},
-            invite_form=fields,
+            headers=error.headers,
+            errors={error_at: error.message},
+            invite_form=invite_form,
             flash=_unplaced(error),
         )
     link = NewLink(invited.email, invited.link, invited.expires_at)
-    return await _page(
-        request,
-        viewer,
-        team.TeamQuery(),
-        new_link=link,
-        flash=Flash(f"Invitation link created for {invited.email}."),
-    )
+    flash = Flash(done.format(email=invited.email))
+    return await _page(request, viewer, team.TeamQuery(), new_link=link, flash=flash)
 
 
 @router.post("/team/invite")
@@ -141,7 +145,15 @@ async def invite(request: Request) -> Response:
         # The link points where this page is served (one of the public origins).
         website=invitations.website(request.headers.get("origin")),
     )
-    return await _invite(request, viewer, request_invite, fields)
+    issue = invitations.invite(get_context(request), viewer.credential, request_invite)
+    return await _issued(
+        request,
+        viewer,
+        issue,
+        error_at="invite",
+        done="Invitation link created for {email}.",
+        invite_form=fields,
+    )
 
 
 @router.post("/team/reinvite")
@@ -151,33 +163,19 @@ async def resend(request: Request) -> Response:
     fields = await site.form(request)
     viewer = await site.viewer(request)
     email = fields.get("email", "")
-    try:
-        resent = await invitations.resend(
-            get_context(request),
-            viewer.credential,
-            inputs.email(email),
-            # The link points where this page is served (one of the public origins).
-            invitations.website(request.headers.get("origin")),
-        )
-    except Unauthorized:
-        raise SignInRequired("/team") from None
-    except AppError as error:
-        return await _page(
-            request,
-            viewer,
-            team.TeamQuery(),
-            status=error.status,
-            headers=error.headers,
-            errors={f"invitation:{email}": error.message},
-            flash=_unplaced(error),
-        )
-    link = NewLink(resent.email, resent.link, resent.expires_at)
-    return await _page(
+    issue = invitations.resend(
+        get_context(request),
+        viewer.credential,
+        inputs.email(email),
+        # The link points where this page is served (one of the public origins).
+        invitations.website(request.headers.get("origin")),
+    )
+    return await _issued(
         request,
         viewer,
-        team.TeamQuery(),
-        new_link=link,
-        flash=Flash(f"Invitation sent again to {resent.email}: the previous link no longer works."),
+        issue,
+        error_at=f"invitation:{email}",
+        done="Invitation sent again to {email}: the previous link no longer works.",
     )
 
 
