@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     rate_limit_resend_per_invitation: str = "5 per hour"
     rate_limit_reset_per_email: str = "3 per hour"
     rate_limit_reset_per_client: str = "30 per hour"
+    rate_limit_ask_per_email: str = "2 per day"
     db_pool_size: int = Field(default=10, gt=0)
     # Email (see docs/mail.md). Without an SMTP host, each email is written to a file.
     smtp_host: str | None = None

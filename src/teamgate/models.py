@@ -121,6 +121,7 @@ outbox = Table(
     Column("recipient", String(320), nullable=False),
     Column("invitation_jti", String(64), nullable=True),
     Column("password_reset_id", Integer, nullable=True),  # or the password reset it is for
+    Column("about_email", String(320), nullable=True),  # or the person who asks to be invited
     Column("origin", String(300), nullable=True),  # where the message's link points
     Column("message_key", String(64), nullable=False, unique=True),  # its Message-ID
     # queued, sending (claimed by a worker until claimed_until), retrying, sent, failed, dropped

@@ -42,6 +42,7 @@ class Limits:
         self.resend_per_invitation = parse(settings.rate_limit_resend_per_invitation)
         self.reset_per_email = parse(settings.rate_limit_reset_per_email)
         self.reset_per_client = parse(settings.rate_limit_reset_per_client)
+        self.ask_per_email = parse(settings.rate_limit_ask_per_email)
 
     async def close(self) -> None:
         """Close the storage's connections, if it holds any (Redis). `limits` has no call for

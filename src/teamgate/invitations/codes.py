@@ -37,14 +37,18 @@ def sign(key: bytes, claims: InviteClaims, issued_at: int) -> str:
     return jwt.encode(payload, key, algorithm=ALGORITHM)
 
 
-def verify(key: bytes, code: object) -> InviteClaims | None:
-    """The claims of a well-signed, unexpired invite code; None for anything else."""
+def verify(key: bytes, code: object, *, expired_too: bool = False) -> InviteClaims | None:
+    """The claims of a well-signed, unexpired invite code (``expired_too``: expired or not);
+    None for anything else."""
     if not isinstance(code, str) or not code or len(code) > 4096:
         return None
     code = extract_code(code)
     try:
         payload = jwt.decode(
-            code, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "jti"]}
+            code,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "jti"], "verify_exp": not expired_too},
         )
     except jwt.PyJWTError:
         return None

@@ -245,6 +245,79 @@ async def _inviter_base(conn: AsyncConnection, pending: Invitation) -> Role | No
     return await team.role_base(conn, pending.account_id, role) if role else None
 
 
+EXPIRED, REPLACED, USED, WITHDRAWN = "expired", "replaced", "used", "withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLink:
+    """Why a well-made invitation link no longer works."""
+
+    reason: str  # EXPIRED, REPLACED, USED or WITHDRAWN
+    email: str
+    account_name: str
+    expired_at: int
+
+
+async def dead_link(ctx: AppContext, code: str | None) -> DeadLink | None:
+    """Why this invitation link (signed by this server) no longer works; None when it is not
+    one of ours, or still works. The one who holds a link learns nothing about anyone else."""
+    claims = codes.verify(ctx.settings.signing_key, code, expired_too=True)
+    if claims is None:
+        return None
+    at = now()
+    async with ctx.db.read() as conn:
+        name = await accounts.name_of(conn, claims.account_id)
+        if name is None:
+            return None
+        pending = await repo.pending_for_email(conn, claims.account_id, claims.email)
+        if pending is not None and pending.jti == claims.jti:
+            if pending.expires_at > at:
+                return None  # it works
+            reason = EXPIRED
+        elif pending is not None:
+            reason = REPLACED
+        elif await member_by_email(conn, claims.account_id, claims.email) is not None:
+            reason = USED
+        else:
+            reason = EXPIRED if claims.expires_at <= at else WITHDRAWN
+    return DeadLink(reason, claims.email, name, claims.expires_at)
+
+
+async def ask_again(ctx: AppContext, code: str | None, client: str) -> None:
+    """Tell the account's ADMINs, by email, that the holder of a dead link would like a new
+    invitation. Limited per address and account (further asks send nothing); the answer is the
+    same whatever is sent."""
+    claims = codes.verify(ctx.settings.signing_key, code, expired_too=True)
+    if claims is None:
+        raise InvitationInvalid()
+    limits = ctx.limits
+    await limits.take(limits.reset_per_client, "ask-client", client)
+    key = (str(claims.account_id), claims.email)
+    if not await limits.try_take(limits.ask_per_email, "ask-email", *key):
+        return
+    async with unit.transaction(ctx.db) as tx:
+        conn = tx.conn
+        if await accounts.name_of(conn, claims.account_id) is None:
+            return
+        admins = await team.admin_user_ids(conn, claims.account_id)
+        for user_id in admins:
+            await outbox.enqueue_invitation_request(
+                conn,
+                account_id=claims.account_id,
+                admin_email=await users.email_of(conn, user_id),
+                requester=claims.email,
+                at=tx.at,
+            )
+        if ctx.mail is not None:
+            tx.after_commit(ctx.mail.woken)
+        await tx.record(
+            "invitation.request",
+            account_id=claims.account_id,
+            actor=claims.email,
+            target=claims.email,
+        )
+
+
 async def preview(ctx: AppContext, code: str | None) -> Preview | None:
     """What a code invites to, without consuming anything (mail scanners open links)."""
     claims = codes.verify(ctx.settings.signing_key, code)

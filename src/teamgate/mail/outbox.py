@@ -45,6 +45,7 @@ from teamgate.users import password_resets as resets
 log = logging.getLogger("teamgate")
 
 INVITATION = "invitation"
+INVITATION_REQUEST = "invitation_request"
 PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of message, not a secret)
 QUEUED, SENDING, RETRYING, SENT, FAILED, DROPPED = (
     "queued", "sending", "retrying", "sent", "failed", "dropped",
@@ -61,6 +62,8 @@ class Claimed:
     recipient: str
     invitation_jti: str | None
     password_reset_id: int | None
+    about_email: str | None
+    account_id: int | None
     origin: str | None
     message_key: str
     attempts: int  # this attempt included
@@ -81,6 +84,15 @@ async def enqueue_password_reset(
 ) -> None:
     """Queue the email of a password link, in the transaction that makes the link."""
     await _enqueue(conn, PASSWORD_RESET, recipient, at, password_reset_id=reset_id)
+
+
+async def enqueue_invitation_request(
+    conn: AsyncConnection, *, account_id: int, admin_email: str, requester: str, at: int
+) -> None:
+    """Tell an ADMIN that ``requester`` asks for a new invitation (their link no longer works)."""
+    await _enqueue(
+        conn, INVITATION_REQUEST, admin_email, at, account_id=account_id, about_email=requester
+    )
 
 
 async def _enqueue(
@@ -135,6 +147,8 @@ async def claim(db: Database, at: int, *, limit: int = BATCH) -> list[Claimed]:
                 c.recipient,
                 c.invitation_jti,
                 c.password_reset_id,
+                c.about_email,
+                c.account_id,
                 c.origin,
                 c.message_key,
                 c.attempts,
@@ -142,7 +156,7 @@ async def claim(db: Database, at: int, *, limit: int = BATCH) -> list[Claimed]:
             .where(c.id.in_(ids))
             .order_by(c.next_attempt_at, c.id)
         )
-        return [Claimed(*row, lease_until=lease_until) for row in rows]
+        return [Claimed(**row._mapping, lease_until=lease_until) for row in rows]
 
 
 async def _record(
@@ -281,6 +295,8 @@ class Worker:
         """The message to send now, or None (recorded as dropped or failed) when it must not be."""
         if claimed.kind == PASSWORD_RESET:
             return await self._password_reset(claimed)
+        if claimed.kind == INVITATION_REQUEST:
+            return await self._invitation_request(claimed)
         async with self.db.read() as conn:
             invitation = await _invitation(conn, claimed.invitation_jti or "")
         if invitation is None:  # replaced, revoked or accepted: its link is dead
@@ -323,6 +339,27 @@ class Worker:
                 to=claimed.recipient,
                 expires_at=reset.expires_at,
                 link=f"{origin}/reset?{urlencode({'token': token})}",
+            ),
+            render.message_id(self.settings, claimed.message_key),
+        )
+
+    async def _invitation_request(self, claimed: Claimed) -> Message | None:
+        async with self.db.read() as conn:
+            name = (
+                await conn.execute(
+                    select(accounts.c.name).where(accounts.c.id == (claimed.account_id or 0))
+                )
+            ).scalar_one_or_none()
+        if name is None:
+            await _record(self.db, claimed, status=DROPPED)
+            return None
+        return render.invitation_request(
+            self.settings,
+            render.InvitationRequestEmail(
+                to=claimed.recipient,
+                requester=claimed.about_email or "",
+                account_name=name,
+                team_link=f"{self.settings.public_origins[0]}/team",
             ),
             render.message_id(self.settings, claimed.message_key),
         )

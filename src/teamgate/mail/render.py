@@ -83,6 +83,33 @@ RESET_SUBJECT = "Set your teamgate password"
 
 
 @dataclass(frozen=True, slots=True)
+class InvitationRequestEmail:
+    to: str  # an ADMIN of the account
+    requester: str  # the address whose invitation link no longer works
+    account_name: str
+    team_link: str
+
+
+def invitation_request(
+    settings: Settings, email: InvitationRequestEmail, message_id: str
+) -> Message:
+    """To an account's ADMIN: someone whose invitation link no longer works asks for a new one."""
+    values = {
+        "requester": _shown(email.requester),
+        "account": _shown(email.account_name),
+        "team_link": email.team_link,
+    }
+    subject = subject_line("{requester} asks for a new invitation to {account}", **values)
+    return Message(
+        to=email.to,
+        subject=subject,
+        text=_environment.get_template("invitation_request.txt").render(values, subject=subject),
+        html=_environment.get_template("invitation_request.html").render(values, subject=subject),
+        message_id=message_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PasswordResetEmail:
     to: str
     expires_at: int  # epoch seconds

@@ -128,6 +128,23 @@ async def member_count(conn: AsyncConnection, account_id: int) -> int:
     return count
 
 
+async def admin_user_ids(conn: AsyncConnection, account_id: int) -> list[int]:
+    """The account's ADMINs (custom roles based on ADMIN included), in joining order."""
+    base = func.coalesce(custom_roles.c.base_role, memberships.c.role)
+    rows = await conn.execute(
+        select(memberships.c.user_id)
+        .select_from(memberships)
+        .outerjoin(
+            custom_roles,
+            (custom_roles.c.account_id == memberships.c.account_id)
+            & (custom_roles.c.name == memberships.c.role),
+        )
+        .where(memberships.c.account_id == account_id, base == Role.ADMIN.value)
+        .order_by(memberships.c.id)
+    )
+    return list(rows.scalars())
+
+
 async def admin_count(conn: AsyncConnection, account_id: int) -> int:
     base = func.coalesce(custom_roles.c.base_role, memberships.c.role)
     query = (

@@ -28,10 +28,40 @@ router = APIRouter(include_in_schema=False)
 async def signup_page(
     request: Request, signupInvitationCode: str = "", signupEmailId: str = ""
 ) -> Response:
-    found = await invitations.preview(get_context(request), signupInvitationCode)
+    ctx = get_context(request)
+    found = await invitations.preview(ctx, signupInvitationCode)
     if found is None:
-        return site.render(request, "invalid.html", status=400, message=invitations.ASK_ADMIN)
+        return await _dead_link(request, signupInvitationCode)
     return _signup_form(request, found, signupInvitationCode)
+
+
+async def _dead_link(request: Request, code: str) -> Response:
+    """Why the link no longer works, when it is one of ours, and a way to ask for a new one."""
+    dead = await invitations.dead_link(get_context(request), code)
+    if dead is None:
+        return site.render(request, "invalid.html", status=400, message=invitations.ASK_ADMIN)
+    return site.render(request, "dead_link.html", status=400, dead=dead, code=code)
+
+
+@router.post("/signup/ask")
+async def ask_again(request: Request) -> Response:
+    """The holder of a dead link asks the account's admins for a new invitation."""
+    ctx = get_context(request)
+    form = await site.form(request)
+    code = form.get("inviteCode", "")
+    try:
+        await invitations.ask_again(
+            ctx, code, client_address(request, ctx.settings.trusted_proxies)
+        )
+    except AppError as error:
+        return site.render(
+            request,
+            "invalid.html",
+            status=error.status,
+            headers=error.headers,
+            message=error.message,
+        )
+    return site.render(request, "dead_link.html", dead=None, asked=True)
 
 
 def _signup_form(

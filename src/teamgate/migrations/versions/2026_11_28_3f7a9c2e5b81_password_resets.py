@@ -1,4 +1,4 @@
-"""password resets
+"""password resets, and requests for a new invitation in the outbox
 
 Revision ID: 3f7a9c2e5b81
 Revises: 8b2d4f6a1c3e
@@ -38,6 +38,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_password_resets_user_id", ["user_id"], unique=False)
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("password_reset_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("about_email", sa.String(length=320), nullable=True))
         batch_op.alter_column("account_id", existing_type=sa.Integer(), nullable=True)
 
 
@@ -45,6 +46,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM outbox WHERE account_id IS NULL")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.alter_column("account_id", existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_column("about_email")
         batch_op.drop_column("password_reset_id")
     with op.batch_alter_table("password_resets", schema=None) as batch_op:
         batch_op.drop_index("ix_password_resets_user_id")
