@@ -29,8 +29,9 @@ ATTACKER_PASSWORD = "the attacker's own choice"
 OPERATOR_PASSWORD = "the founder's real password"
 BAD_LOGIN = "Invalid email or password"
 NOT_VERIFIED = (
-    "This email address is not verified yet: its password was set through another "
-    "account's invitation"
+    "This email address is not verified yet: its password was set through another account's "
+    "invitation. A link to verify it was emailed to it: follow it to choose your password, "
+    "then accept this invitation with it"
 )
 
 

@@ -136,6 +136,11 @@ async def api_keys_of(conn: AsyncConnection, account_id: int, user_id: int) -> l
     return [ApiKey(*row) for row in rows]
 
 
+async def delete_api_keys_of_user(conn: AsyncConnection, user_id: int) -> None:
+    """Delete every API key of a user, in every account."""
+    await conn.execute(delete(api_keys).where(api_keys.c.user_id == user_id))
+
+
 async def delete_sessions_of_user(conn: AsyncConnection, user_id: int) -> None:
     """End every session of a user, in every account."""
     await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))

@@ -26,6 +26,7 @@ from teamgate.security import hash_password, password_problem, verify_password
 from teamgate.team import repository as team
 from teamgate.team.service import grantable, member_by_email
 from teamgate.users import repository as users
+from teamgate.users.service import send_verification
 
 ASK_ADMIN = "Ask admin to invite you"
 INVITED_BY_ANOTHER = "An invitation from another member is pending for this email"
@@ -36,7 +37,8 @@ NOT_YOUR_INVITATION = "User is not allowed to remove this invitation."
 NOT_YOUR_INVITATION_TO_RESEND = "User is not allowed to resend this invitation."
 UNVERIFIED_EMAIL = (
     "This email address is not verified yet: its password was set through another account's "
-    "invitation"
+    "invitation. A link to verify it was emailed to it: follow it to choose your password, "
+    "then accept this invitation with it"
 )
 
 
@@ -362,11 +364,14 @@ async def _accept(ctx: AppContext, acceptance: Acceptance) -> Accepted:
         # A user without a password (created for API-key use only) cannot accept this way.
         if existing.password_hash is None:
             raise InvitationInvalid()
-        await _verify_existing_password(ctx, pending.email, existing.password_hash, password)
         if existing.unverified_account_id not in (None, pending.account_id):
             # Its password was chosen through another account's link, which that account's
-            # inviter held too: it proves nothing about who owns the address.
+            # inviter held too: it proves nothing about who owns the address. The address is
+            # asked to prove itself (a password link sent to it), whatever password was given:
+            # its owner may never have known that one.
+            await send_verification(ctx, pending.email)
             raise AppError(UNVERIFIED_EMAIL)
+        await _verify_existing_password(ctx, pending.email, existing.password_hash, password)
     else:
         given = acceptance.name
         name = valid(inputs.name(pending.name, "name") if given is None else given)

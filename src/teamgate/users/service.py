@@ -21,6 +21,14 @@ async def request_reset(ctx: AppContext, email: str, client: str) -> None:
     address (further requests send nothing) and per client."""
     limits = ctx.limits
     await limits.take(limits.reset_per_client, "reset-client", client)
+    await send_verification(ctx, email)
+
+
+async def send_verification(ctx: AppContext, email: str) -> None:
+    """Email a one-use password link to ``email`` if it belongs to a user (at most
+    ``TEAMGATE_RATE_LIMIT_RESET_PER_EMAIL``; further ones send nothing). Following it proves
+    the address: see ``reset_password``."""
+    limits = ctx.limits
     if not await limits.try_take(limits.reset_per_email, "reset-email", email):
         return
     async with unit.transaction(ctx.db) as tx:
@@ -43,8 +51,9 @@ def reset_email(value: object) -> str:
 
 async def reset_password(ctx: AppContext, token: object, password: object, client: str) -> str:
     """Set the password through the link: once, within the hour. The address is proven by the
-    message, so the identity becomes verified; every session of the user ends. Returns the
-    user's email."""
+    message, so the identity becomes verified; every session of the user ends, and, when the
+    identity was unverified, every API key too (made with a password its inviter knew).
+    Returns the user's email."""
     limits = ctx.limits
     async with limits.counting_failures(limits.accept_per_client, "reset-client", client):
         nonce = resets.nonce_of(ctx.settings.signing_key, token)
@@ -60,7 +69,11 @@ async def reset_password(ctx: AppContext, token: object, password: object, clien
             if user_id is None:
                 raise AppError(RESET_LINK_INVALID)
             email = await users.email_of(tx.conn, user_id)
+            user = await users.by_email(tx.conn, email)
             await users.replace_password(tx.conn, user_id, new_hash)
             await credentials.delete_sessions_of_user(tx.conn, user_id)
+            if user is not None and user.unverified_account_id is not None:
+                # Everything made with the unproven password goes: its inviter knew it too.
+                await credentials.delete_api_keys_of_user(tx.conn, user_id)
             await tx.record("password.reset", actor=email, actor_user_id=user_id, target=email)
     return email
