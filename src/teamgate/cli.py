@@ -489,22 +489,10 @@ def _invite_csv(account: int, path: Path) -> None:
     from teamgate.auth.caller import Credential
     from teamgate.invitations import bulk
 
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            fields = [field.strip().lower() for field in reader.fieldnames or []]
-            if "email" not in fields or "role" not in fields:
-                raise _refuse(f"{path}: the first line must name the columns email,role[,name]")
-            reader.fieldnames = fields
-            lines = [
-                (reader.line_num, {"inviteeEmail": row.get("email"), "inviteeRole": row.get("role"),
-                                   "inviteeName": row.get("name") or None})
-                for row in reader
-            ]  # fmt: skip
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise _refuse(f"{path}: not a readable CSV file ({error})") from None
-    if not lines:
-        raise _refuse(f"{path}: no rows below the header")
+    read = bulk.csv_rows(path.read_bytes(), limit=None)
+    if isinstance(read, str):
+        raise _refuse(f"{path}: {read}")
+    lines = read
     refused: list[tuple[int, str, str]] = []
     invited = 0
     writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -157,5 +157,5 @@ async def test_invite_csv_needs_its_columns(ctx: AppContext, tmp_path: Path) -> 
 
     result = await operator(ctx, "invite", "--account", str(ada.account_id), "--csv", str(people))
 
-    refused(result, f"{people}: the first line must name the columns email,role[,name]")
+    refused(result, f"{people}: The first line of the file must name the columns email,role[,name]")
     assert await snapshot(ctx) == before

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from typing import TypedDict
 
 from teamgate import inputs, unit
 from teamgate.accounts import policy as policies
@@ -15,6 +18,14 @@ from teamgate.invitations.service import Invite, Invited
 from teamgate.roles import Action, role_input
 
 MAX_ROWS = 1000
+CSV_COLUMNS = "email,role[,name]"
+CSV_EMPTY = f"The file is empty: its first line must name the columns {CSV_COLUMNS}"
+CSV_NO_HEADER = f"The first line of the file must name the columns {CSV_COLUMNS}"
+CSV_UNREADABLE = "The file is not a CSV file in UTF-8"
+CSV_NO_ROWS = "The file has no rows below its header line"
+CSV_TOO_MANY = (
+    f"The file has more than {MAX_ROWS:,} rows: split it into files of at most {MAX_ROWS:,}"
+)
 BAD_ROWS = f"invitations must be a list of 1 to {MAX_ROWS:,} invitations"
 BAD_ROW = "Each invitation must be a JSON object"
 
@@ -32,6 +43,49 @@ class RowResult:
     email: str | None
     invited: Invited | None
     error: str | None
+
+
+class Invitee(TypedDict):
+    """A row of a CSV file as bulkInviteUsers takes one."""
+
+    inviteeEmail: str | None
+    inviteeRole: str | None
+    inviteeName: str | None
+    websiteHostName: str | None
+
+
+def csv_rows(
+    content: bytes, website: str | None = None, *, limit: int | None = MAX_ROWS
+) -> list[tuple[int, Invitee]] | str:
+    """The rows of a CSV file (a header naming email,role[,name] in any case and order; UTF-8,
+    with or without a BOM) with their line numbers, as bulkInviteUsers's rows; or why the file
+    cannot be read. The team page and `teamgate invite --csv` read files alike."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return CSV_UNREADABLE
+    if not text.strip():
+        return CSV_EMPTY
+    lines: list[tuple[int, Invitee]] = []
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        fields = [field.strip().lower() for field in reader.fieldnames or []]
+        if "email" not in fields or "role" not in fields:
+            return CSV_NO_HEADER
+        reader.fieldnames = fields
+        for row in reader:
+            invitee: Invitee = {
+                "inviteeEmail": row.get("email"),
+                "inviteeRole": row.get("role"),
+                "inviteeName": row.get("name") or None,
+                "websiteHostName": website,
+            }
+            lines.append((reader.line_num, invitee))
+            if limit is not None and len(lines) > limit:
+                return CSV_TOO_MANY
+    except csv.Error:
+        return CSV_UNREADABLE
+    return lines or CSV_NO_ROWS
 
 
 def rows(value: object) -> list[Row] | None:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from teamgate.auth.caller import SESSION_COOKIE, Caller, Credential
 from teamgate.auth.cookies import clear_session_cookie
 from teamgate.context import get_context
 from teamgate.errors import AppError, Unauthorized
-from teamgate.http import form_fields, refuse_foreign_origin
+from teamgate.http import Upload, form_fields, multipart_fields, refuse_foreign_origin
 from teamgate.roles import Action, permits
 from teamgate.security import token_hash
 
@@ -173,18 +174,36 @@ def _csrf_token(request: Request, cookie: str) -> str:
 
 async def form(request: Request) -> dict[str, str]:
     """A page's form post: from our own pages only (Origin, Fetch metadata, CSRF token)."""
+    fields, _ = await _guarded(request, lambda: _no_files(form_fields(request)))
+    return fields
+
+
+async def upload_form(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
+    """A page's form that sends files (``multipart/form-data``), under the same guard as
+    ``form``: its text fields and its files."""
+    return await _guarded(request, lambda: multipart_fields(request))
+
+
+async def _no_files(fields: Awaitable[dict[str, str]]) -> tuple[dict[str, str], dict[str, Upload]]:
+    return await fields, {}
+
+
+async def _guarded(
+    request: Request,
+    read: Callable[[], Awaitable[tuple[dict[str, str], dict[str, Upload]]]],
+) -> tuple[dict[str, str], dict[str, Upload]]:
     try:
         refuse_foreign_origin(request, get_context(request).settings.public_origins)
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise AppError("Cross-origin request refused", 403)
-        fields = await form_fields(request)
+        fields, files = await read()
     except AppError as error:
         raise PageError(error.message, error.status) from None
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = fields.get(CSRF_FIELD, "")
     if not cookie or not hmac.compare_digest(sent, _csrf_token(request, cookie)):
         raise PageError(FORM_EXPIRED, 403)
-    return fields
+    return fields, files
 
 
 # --- flash: a one-time message carried across a redirect in a signed cookie --------------------

@@ -6,14 +6,9 @@ comes back to the list with a message, or shows the API's refusal next to the co
 
 from __future__ import annotations
 
-import csv
-import hmac
-import io
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from email import policy as mime_policy
-from email.parser import BytesParser
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
@@ -24,14 +19,13 @@ from teamgate import inputs
 from teamgate.context import get_context
 from teamgate.db import now
 from teamgate.errors import AppError, Forbidden, Unauthorized
-from teamgate.http import media_type, read_body, refuse_foreign_origin
 from teamgate.invitations import bulk
 from teamgate.invitations import service as invitations
 from teamgate.roles import role_input
 from teamgate.team import service as team
 from teamgate.team.listing import INVITATION, MEMBER
 from teamgate.web import site
-from teamgate.web.site import Flash, PageError, SignInRequired, Viewer
+from teamgate.web.site import Flash, SignInRequired, Viewer
 
 router = APIRouter(include_in_schema=False)
 
@@ -165,33 +159,7 @@ async def invite(request: Request) -> Response:
 
 # --- inviting many from a CSV file ------------------------------------------------------------
 
-MULTIPART_MEDIA_TYPE = "multipart/form-data"
-CSV_COLUMNS = "email,role[,name]"
 CSV_NO_FILE = "Choose a CSV file to invite from"
-CSV_EMPTY = f"The file is empty: its first line must name the columns {CSV_COLUMNS}"
-CSV_NO_HEADER = f"The first line of the file must name the columns {CSV_COLUMNS}"
-CSV_UNREADABLE = "The file is not a CSV file in UTF-8"
-CSV_NO_ROWS = "The file has no rows below its header line"
-CSV_TOO_MANY = (
-    f"The file has more than {bulk.MAX_ROWS:,} rows: split it into files of at most "
-    f"{bulk.MAX_ROWS:,}"
-)
-INVITED_QUEUED = "Invited, email queued"
-
-
-class Invitee(TypedDict):
-    """A row of the file as bulkInviteUsers takes one."""
-
-    inviteeEmail: str | None
-    inviteeRole: str | None
-    inviteeName: str | None
-    websiteHostName: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    filename: str
-    content: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,93 +172,20 @@ class BulkLine:
     error: str | None
 
 
-async def _upload_form(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
-    """A page's form that sends a file (``multipart/form-data``): the checks of ``site.form``
-    (Origin, Fetch metadata, CSRF token), the body capped at 1 MiB, then read with the standard
-    library's MIME parser. Its text fields and its files, each name's first."""
-    try:
-        refuse_foreign_origin(request, get_context(request).settings.public_origins)
-        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            raise AppError("Cross-origin request refused", 403)
-        body = await read_body(request)
-        content_type = request.headers.get("content-type", "")
-        if media_type(content_type) != MULTIPART_MEDIA_TYPE or any(
-            c in content_type for c in "\r\n"
-        ):
-            raise AppError(f"Content-Type must be {MULTIPART_MEDIA_TYPE}", 415)
-        message = BytesParser(policy=mime_policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-        )
-        if not message.is_multipart():
-            raise AppError("Malformed form body", 400)
-    except AppError as error:
-        raise PageError(error.message, error.status) from None
-    fields: dict[str, str] = {}
-    files: dict[str, Upload] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if (
-            part.get_content_disposition() != "form-data"
-            or not isinstance(name, str)
-            or not isinstance(payload, bytes)
-        ):
-            continue
-        filename = part.get_filename()
-        if filename is None:
-            fields.setdefault(name, payload.decode("utf-8", "replace"))
-        else:
-            files.setdefault(name, Upload(filename, payload))
-    cookie = request.cookies.get(site.CSRF_COOKIE)
-    sent = fields.get(site.CSRF_FIELD, "")
-    if not cookie or not hmac.compare_digest(sent, site._csrf_token(request, cookie)):
-        raise PageError(site.FORM_EXPIRED, 403)
-    return fields, files
-
-
-def _csv_lines(upload: Upload | None, website: str | None) -> list[tuple[int, Invitee]] | str:
-    """The rows of a CSV file as the CLI reads one (a header naming email,role[,name] in any
-    case, UTF-8 with or without a BOM), as bulkInviteUsers's rows with their line numbers; or
-    why the file cannot be read."""
-    if upload is None or (not upload.filename and not upload.content):
-        return CSV_NO_FILE
-    try:
-        text = upload.content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return CSV_UNREADABLE
-    if not text.strip():
-        return CSV_EMPTY
-    lines: list[tuple[int, Invitee]] = []
-    try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        fields = [field.strip().lower() for field in reader.fieldnames or []]
-        if "email" not in fields or "role" not in fields:
-            return CSV_NO_HEADER
-        reader.fieldnames = fields
-        for row in reader:
-            invitee: Invitee = {
-                "inviteeEmail": row.get("email"),
-                "inviteeRole": row.get("role"),
-                "inviteeName": row.get("name") or None,
-                "websiteHostName": website,
-            }
-            lines.append((reader.line_num, invitee))
-            if len(lines) > bulk.MAX_ROWS:
-                return CSV_TOO_MANY
-    except csv.Error:
-        return CSV_UNREADABLE
-    return lines or CSV_NO_ROWS
-
-
 @router.post("/team/bulk")
 async def bulk_upload(request: Request) -> Response:
     """Invite the rows of an uploaded CSV file, each judged as the API's bulkInviteUsers judges
     it; the page then shows every row's outcome by line. A file that cannot be read changes
     nothing and says why next to the form (after the caller's own refusals, as the API does)."""
-    _, files = await _upload_form(request)
+    _, files = await site.upload_form(request)
     viewer = await site.viewer(request)
+    upload = files.get("file")
     # The link in each email points where this page is served (one of the public origins).
-    lines = _csv_lines(files.get("file"), request.headers.get("origin"))
+    lines = (
+        bulk.csv_rows(upload.content, request.headers.get("origin"))
+        if upload is not None and (upload.filename or upload.content)
+        else CSV_NO_FILE
+    )
     batch = None if isinstance(lines, str) else bulk.rows([row for _, row in lines])
     try:
         # Without rows this raises: the caller's own refusal (401, 403), else the count rule.
