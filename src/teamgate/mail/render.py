@@ -70,13 +70,7 @@ def invitation(settings: Settings, email: InvitationEmail, message_id: str) -> M
         "to": email.to,
     }
     subject = subject_line(settings.mail_invitation_subject, account=account, inviter=inviter)
-    return Message(
-        to=email.to,
-        subject=subject,
-        text=_environment.get_template("invitation.txt").render(values, subject=subject),
-        html=_environment.get_template("invitation.html").render(values, subject=subject),
-        message_id=message_id,
-    )
+    return _message(email.to, subject, "invitation", values, message_id)
 
 
 RESET_SUBJECT = "Set your teamgate password"
@@ -100,13 +94,7 @@ def invitation_request(
         "team_link": email.team_link,
     }
     subject = subject_line("{requester} asks for a new invitation to {account}", **values)
-    return Message(
-        to=email.to,
-        subject=subject,
-        text=_environment.get_template("invitation_request.txt").render(values, subject=subject),
-        html=_environment.get_template("invitation_request.html").render(values, subject=subject),
-        message_id=message_id,
-    )
+    return _message(email.to, subject, "invitation_request", values, message_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,25 +107,22 @@ class PasswordResetEmail:
 def password_reset(settings: Settings, email: PasswordResetEmail, message_id: str) -> Message:
     """The link to set or reset a password: it works once, for an hour."""
     values = {"to": email.to, "link": email.link, "expires": readable_time(email.expires_at)}
-    return Message(
-        to=email.to,
-        subject=RESET_SUBJECT,
-        text=_environment.get_template("password_reset.txt").render(values, subject=RESET_SUBJECT),
-        html=_environment.get_template("password_reset.html").render(values, subject=RESET_SUBJECT),
-        message_id=message_id,
-    )
+    return _message(email.to, RESET_SUBJECT, "password_reset", values, message_id)
 
 
 def mail_test_message(settings: Settings, to: str, message_id: str, *, at: int) -> Message:
     """The message `teamgate mail test` sends: it says where it came from, and nothing else."""
     values = {"origin": settings.public_origins[0], "sent": readable_time(at), "to": to}
-    return Message(
-        to=to,
-        subject=TEST_SUBJECT,
-        text=_environment.get_template("test.txt").render(values, subject=TEST_SUBJECT),
-        html=_environment.get_template("test.html").render(values, subject=TEST_SUBJECT),
-        message_id=message_id,
-    )
+    return _message(to, TEST_SUBJECT, "test", values, message_id)
+
+
+def _message(
+    to: str, subject: str, template: str, values: dict[str, str], message_id: str
+) -> Message:
+    """A message from the template pair ``<template>.txt`` and ``<template>.html``."""
+    text = _environment.get_template(f"{template}.txt").render(values, subject=subject)
+    html = _environment.get_template(f"{template}.html").render(values, subject=subject)
+    return Message(to=to, subject=subject, text=text, html=html, message_id=message_id)
 
 
 def subject_line(template: str, **values: str) -> str:
