@@ -41,6 +41,7 @@ from tests.support.backends import (
     pg_dsn,
 )
 from tests.support.cheap_teamgate import CHEAP_HASHER
+from tests.support.smtp import SmtpServer, smtp_server
 
 # argon2's cheapest parameters in every test (test_security checks the real ones), and in the
 # servers the tests start (they run tests/support/cheap_teamgate.py).
@@ -109,6 +110,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         rate_limit_storage="memory://",
         mail_worker=False,  # tests deliver the outbox themselves (tests/mail), when they mean to
     )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

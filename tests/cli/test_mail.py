@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
@@ -12,13 +11,7 @@ import pytest
 from typer.testing import Result
 
 from tests.support.cli import refused, teamgate_in_process
-from tests.support.smtp import TRY_AGAIN_LATER, SmtpServer, smtp_server
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
+from tests.support.smtp import TRY_AGAIN_LATER, SmtpServer
 
 
 def smtp_env(smtp: SmtpServer) -> dict[str, str]:

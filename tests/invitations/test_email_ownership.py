@@ -7,7 +7,6 @@ its sessions and keys) no longer works anywhere."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -30,22 +29,14 @@ from tests.support.identity import (
     role_in,
 )
 from tests.support.sessions import as_session, login
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer, delivering_to
 
 FOUNDERS_OWN = "the founder's very own passphrase"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none"}
-    )
+    return delivering_to(settings, smtp)
 
 
 async def test_the_real_founder_proves_the_address_and_the_first_password_dies(

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -29,25 +28,13 @@ from teamgate.models import invitations, outbox
 from tests.conftest import make_account
 from tests.support.api import call
 from tests.support.invitations import invite
-from tests.support.smtp import SmtpServer, smtp_server
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
+from tests.support.smtp import SmtpServer, delivering_to
 
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "smtp_security": "none",
-            "smtp_timeout_seconds": 5,
-            "mail_from": "Acme Team <team@acme.com>",
-        }
+    return delivering_to(settings, smtp).model_copy(
+        update={"smtp_timeout_seconds": 5, "mail_from": "Acme Team <team@acme.com>"}
     )
 
 

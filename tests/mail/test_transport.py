@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import stat
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
@@ -42,12 +41,6 @@ def smtp_settings(port: int, **changes: Any) -> Settings:
         "mail_from": "Équipe teamgate <teamgate@acme.com>",
     }
     return Settings(**{**values, **changes})
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 async def refusal(settings: Settings, sent: Message | None = None) -> DeliveryError:

@@ -31,6 +31,8 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from teamgate.config import Settings
+
 HOST = "127.0.0.1"
 NO_SUCH_USER = (550, "5.1.1 No such user")
 TRY_AGAIN_LATER = (451, "4.3.0 Try again later")
@@ -243,3 +245,10 @@ def _self_signed(directory: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context
+
+
+def delivering_to(settings: Settings, server: SmtpServer) -> Settings:
+    """``settings`` that send mail to ``server`` (plain SMTP on loopback)."""
+    return settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": server.port, "smtp_security": "none"}
+    )

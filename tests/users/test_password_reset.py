@@ -4,7 +4,6 @@ every address, one use within the hour, every session ended, and the identity th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -21,7 +20,7 @@ from tests.support import PASSWORD
 from tests.support.api import call, error_of
 from tests.support.invitations import invited_code
 from tests.support.sessions import as_session, login, session_token
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer, delivering_to
 from tests.support.state import snapshot
 
 SENT = "If this address belongs to a teamgate user, a link to set the password is on its way."
@@ -30,16 +29,8 @@ NEW_PASSWORD = "a fresh and long passphrase"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none"}
-    )
+    return delivering_to(settings, smtp)
 
 
 async def _request(client: httpx.AsyncClient, email: object) -> httpx.Response:

@@ -3,7 +3,6 @@ lets its holder ask the account's admins, by email, for a new invitation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,20 +19,12 @@ from tests.support import PASSWORD, PUBLIC_ORIGIN
 from tests.support.api import call
 from tests.support.invitations import invite
 from tests.support.pages import form_of
-from tests.support.smtp import SmtpServer, smtp_server
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
+from tests.support.smtp import SmtpServer, delivering_to
 
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none"}
-    )
+    return delivering_to(settings, smtp)
 
 
 async def _ask(client: httpx.AsyncClient, page: httpx.Response) -> httpx.Response:

@@ -4,7 +4,6 @@ address. (tests/web/test_browser_reset.py does it in Chromium with the email.)""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,23 +18,15 @@ from tests.conftest import make_account
 from tests.support import PASSWORD
 from tests.support.pages import submit
 from tests.support.sessions import login
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer, delivering_to
 from tests.support.state import snapshot
 
 SENT = "If this address belongs to a teamgate user, a link to set the password is on its way."
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none"}
-    )
+    return delivering_to(settings, smtp)
 
 
 async def test_ask_follow_and_set(
