@@ -180,7 +180,14 @@ async def make(
     is spent), after every other check. Nothing is written unless every check passes."""
     caller, conn = tx.caller, tx.conn
     email = valid(request.email)
-    if resending and not (await repo.pending_inviter(conn, caller.account_id, email))[0]:
+    own_only = not permits(caller.base_role, Action.MANAGE_MEMBERS)
+    # Who sent the pending invitation, read once (before any write) for the rules that ask.
+    pending, inviter = (
+        await repo.pending_inviter(conn, caller.account_id, email)
+        if resending or own_only
+        else (False, None)
+    )
+    if resending and not pending:
         raise AppError(INVITATION_NOT_FOUND)  # accepted or revoked meanwhile
     is_member = await member_by_email(conn, caller.account_id, email) is not None
     seats = await _seats(conn, caller.account_id, policy, besides=email)
@@ -190,10 +197,8 @@ async def make(
     role, _ = await grantable(conn, caller, request.role, above_caller=ROLE_ABOVE_CALLER)
     origin = _origin(ctx, valid(request.website))
     name = valid(request.name)
-    if not permits(caller.base_role, Action.MANAGE_MEMBERS):
-        pending, inviter = await repo.pending_inviter(conn, caller.account_id, email)
-        if pending and inviter != caller.user_id:  # another member's, or the operator's
-            raise AppError(INVITED_BY_ANOTHER)
+    if own_only and pending and inviter != caller.user_id:  # another's, or the operator's
+        raise AppError(INVITED_BY_ANOTHER)
     spend()
     claims = codes.InviteClaims(
         codes.new_jti(), email, caller.account_id, tx.at + policy.invite_lifetime_seconds
@@ -306,7 +311,7 @@ async def ask_again(ctx: AppContext, code: str | None, client: str) -> None:
             await outbox.enqueue_invitation_request(
                 conn,
                 account_id=claims.account_id,
-                admin_email=await users.email_of(conn, user_id),
+                admin_email=(await users.by_id(conn, user_id)).email,
                 requester=claims.email,
                 at=tx.at,
             )

@@ -65,11 +65,9 @@ async def create(
     return user_id
 
 
-async def email_of(conn: AsyncConnection, user_id: int) -> str:
-    email: str = (
-        await conn.execute(select(users.c.email).where(users.c.id == user_id))
-    ).scalar_one()
-    return email
+async def by_id(conn: AsyncConnection, user_id: int) -> User:
+    row = (await conn.execute(select(*_COLUMNS).where(users.c.id == user_id))).one()
+    return User(*row)
 
 
 async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:

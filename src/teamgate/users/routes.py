@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from teamgate import schemas
+from teamgate import inputs, schemas
 from teamgate.context import get_context
 from teamgate.http import body_doc, client_address, json_object, json_response
 from teamgate.users import service
@@ -27,7 +27,7 @@ SENT = "If this address belongs to a teamgate user, a link to set the password i
 async def request_password_reset(request: Request) -> Response:
     data = await json_object(request)
     ctx = get_context(request)
-    email = service.reset_email(data.get("email"))
+    email = inputs.email(data.get("email"))
     await service.request_reset(ctx, email, client_address(request, ctx.settings.trusted_proxies))
     return json_response({"status": SENT})
 

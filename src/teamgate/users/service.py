@@ -5,8 +5,8 @@ from __future__ import annotations
 from teamgate import unit
 from teamgate.auth import repository as credentials
 from teamgate.context import AppContext
-from teamgate.emails import InvalidEmail, canonical_email
 from teamgate.errors import AppError
+from teamgate.inputs import Parsed, valid
 from teamgate.mail import outbox
 from teamgate.security import hash_password, password_problem
 from teamgate.users import password_resets as resets
@@ -15,13 +15,14 @@ from teamgate.users import repository as users
 RESET_LINK_INVALID = "This link does not work any more: ask for a new one"
 
 
-async def request_reset(ctx: AppContext, email: str, client: str) -> None:
+async def request_reset(ctx: AppContext, email: Parsed[str], client: str) -> None:
     """Email a one-use link to set the password, if ``email`` belongs to a user. The caller
     answers the same whatever happens here: nobody learns who has an account. Limited per
     address (further requests send nothing) and per client."""
+    address = valid(email)
     limits = ctx.limits
     await limits.take(limits.reset_per_client, "reset-client", client)
-    await send_verification(ctx, email)
+    await send_verification(ctx, address)
 
 
 async def send_verification(ctx: AppContext, email: str) -> None:
@@ -40,13 +41,6 @@ async def send_verification(ctx: AppContext, email: str) -> None:
         if ctx.mail is not None:
             tx.after_commit(ctx.mail.woken)
         await tx.record("password.reset_request", actor=email, actor_user_id=user.id, target=email)
-
-
-def reset_email(value: object) -> str:
-    try:
-        return canonical_email(value)
-    except InvalidEmail:
-        raise AppError("Invalid email") from None
 
 
 async def reset_password(ctx: AppContext, token: object, password: object, client: str) -> str:
@@ -68,11 +62,11 @@ async def reset_password(ctx: AppContext, token: object, password: object, clien
             user_id = await resets.consume(tx.conn, nonce, tx.at)
             if user_id is None:
                 raise AppError(RESET_LINK_INVALID)
-            email = await users.email_of(tx.conn, user_id)
-            user = await users.by_email(tx.conn, email)
+            user = await users.by_id(tx.conn, user_id)
+            email = user.email
             await users.replace_password(tx.conn, user_id, new_hash)
             await credentials.delete_sessions_of_user(tx.conn, user_id)
-            if user is not None and user.unverified_account_id is not None:
+            if user.unverified_account_id is not None:
                 # Everything made with the unproven password goes: its inviter knew it too.
                 await credentials.delete_api_keys_of_user(tx.conn, user_id)
             await tx.record("password.reset", actor=email, actor_user_id=user_id, target=email)

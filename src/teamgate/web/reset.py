@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from teamgate import inputs
 from teamgate.context import get_context
 from teamgate.errors import AppError
 from teamgate.http import client_address
@@ -30,7 +31,7 @@ async def request_link(request: Request) -> Response:
     form = await site.form(request)
     client = client_address(request, ctx.settings.trusted_proxies)
     try:
-        await users.request_reset(ctx, users.reset_email(form.get("email")), client)
+        await users.request_reset(ctx, inputs.email(form.get("email")), client)
     except AppError as error:
         return site.render(
             request,
