@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TextIO
 
@@ -41,9 +40,7 @@ from teamgate.team.history import HistoryFilter
 from teamgate.team.listing import Entry
 from teamgate.team.service import TeamQuery, team_view
 
-DAY_SECONDS = 24 * 3600
 TEAM_PAGE = 500
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 BAD_MOMENT = "{option} must be a date (YYYY-MM-DD, UTC) or a time in epoch seconds"
 
 
@@ -74,13 +71,8 @@ def moment(value: str | None, option: str, *, end_of_day: bool = False) -> Parse
     seconds: int | None = None
     if text.isascii() and text.isdigit():
         seconds = int(text)
-    elif _DATE.match(text):
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            return Refusal(BAD_MOMENT.format(option=option))
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        seconds = int(start.timestamp()) + (DAY_SECONDS - 1 if end_of_day else 0)
+    else:
+        seconds = history.utc_day(text, end=end_of_day)
     found = history.time(seconds, option) if seconds is not None else None
     if found is None or isinstance(found, Refusal):
         return Refusal(BAD_MOMENT.format(option=option))

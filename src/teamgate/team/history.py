@@ -3,9 +3,11 @@ operator's export. ADMIN only (it names former members)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from teamgate import audit, unit
 from teamgate.audit import FormerMember, Query, Recorded
@@ -17,6 +19,7 @@ from teamgate.roles import Action
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+DAY_SECONDS = 24 * 3600
 MAX_TIME = 2**53  # any later "time" is not one
 BAD_LIMIT = f"limit must be a whole number from 1 to {MAX_LIMIT}"
 BAD_CURSOR = "cursor must be a nextCursor this endpoint gave"
@@ -49,6 +52,20 @@ def time(value: object, field: str) -> Parsed[int | None]:
     if not 0 <= value < MAX_TIME:
         return Refusal(BAD_TIME.format(field=field))
     return int(value)
+
+
+def utc_day(value: str, *, end: bool = False) -> int | None:
+    """A UTC day written yyyy-mm-dd (as ``<input type="date">`` sends it), from 1970-01-01 on:
+    its first second, or with ``end`` its last (a range up to a day includes all of it); None
+    for anything else."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    return None if start < 0 else start + (DAY_SECONDS - 1 if end else 0)
 
 
 def text(value: object, field: str) -> Parsed[str | None]:

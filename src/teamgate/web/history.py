@@ -8,10 +8,9 @@ messages (sign-in, then the role, then each value) is the API's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -89,24 +88,19 @@ def utc_minute(epoch: int) -> str:
 
 
 def day_start(value: str, field: str) -> Parsed[int | None]:
-    """The first second of a UTC day written yyyy-mm-dd (as ``<input type="date">`` sends it);
-    None when empty."""
+    """The first second of a UTC day written yyyy-mm-dd; None when empty."""
     if not value:
         return None
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        return Refusal(BAD_DATE.format(field=field))
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return Refusal(BAD_DATE.format(field=field))
-    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-    return start if start >= 0 else Refusal(BAD_DATE.format(field=field))
+    start = history.utc_day(value)
+    return Refusal(BAD_DATE.format(field=field)) if start is None else start
 
 
 def day_end(value: str, field: str) -> Parsed[int | None]:
     """The last second of a UTC day (inclusive); None when empty."""
-    start = day_start(value, field)
-    return start if start is None or isinstance(start, Refusal) else start + DAY - 1
+    if not value:
+        return None
+    end = history.utc_day(value, end=True)
+    return Refusal(BAD_DATE.format(field=field)) if end is None else end
 
 
 def action_filter(value: str) -> Parsed[str | None]:
