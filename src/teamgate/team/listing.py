@@ -1,8 +1,8 @@
 """The team list: members and pending invitations together.
 
 The one read model that spans tables it does not own (memberships, users, invitations, and the
-outbox for each invitation's delivery status): both
-forms of the list need them in one statement. ``team_json_for`` serves getTeamData, rendered to
+outbox for each invitation's delivery status): both forms of the list need them in one
+statement. ``team_json_for`` serves getTeamData, rendered to
 JSON by the database in the statement that authenticates the caller (it runs on every dashboard
 refresh); ``page`` serves the team page, a filtered page at a time, for teams of any size.
 """
