@@ -27,7 +27,9 @@ class TeamEntry(_Doc):
     name: str
     role: str = Field(description="User role in the account, or 'Invitation sent for <ROLE>'")
     isInvitation: bool | None = Field(default=None, description="Present and true on invitations")
+    invitedRole: str | None = Field(default=None, description="Invitations: the role offered")
     expiresAt: int | None = Field(default=None, description="Invitations: expiry, epoch seconds")
+    expired: bool | None = Field(default=None, description="Invitations: past expiresAt")
     deliveryStatus: Literal["queued", "sent", "retrying", "failed"] | None = Field(
         default=None, description="Invitations: what became of the invitation's email"
     )
@@ -71,6 +73,22 @@ class TeamDataRequest(_Doc):
     at: int | None = Field(
         default=None, description="Epoch seconds: the team as it was then (ADMIN; members only)"
     )
+
+
+class TeamPageRequest(_Doc):
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, description="nextCursor of the previous page")
+    search: str | None = Field(
+        default=None, description="The start of an email or a name, any case (at most 320)"
+    )
+    role: str | None = Field(
+        default=None, description="One of the account's roles (the offered one, for invitations)"
+    )
+
+
+class TeamPage(BaseModel):
+    entries: list[TeamEntry] = Field(description="Members first, then pending invitations")
+    nextCursor: str | None = Field(description="null on the last page")
 
 
 class AuditLogRequest(_Doc):

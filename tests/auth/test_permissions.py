@@ -19,6 +19,7 @@ RANK = {"VIEWER": 1, "DEVELOPER": 2, "MEMBER": 3, "ADMIN": 4}
 CASES: list[tuple[str, dict[str, Any], str, bool]] = [
     ("getTeamData", {}, "VIEWER", False),
     ("getTeamData", {"at": 2**40}, "ADMIN", False),
+    ("getTeamPage", {"search": "a", "role": "VIEWER"}, "VIEWER", False),
     ("getRoleHierarchy", {}, "VIEWER", False),
     ("getCustomRoles", {}, "VIEWER", False),
     ("getAccounts", {}, "VIEWER", False),

@@ -10,7 +10,7 @@ import httpx
 MiB = 1024 * 1024
 # Every endpoint that needs credentials (all of /api/* but login, logout and acceptInvite).
 AUTHENTICATED_ENDPOINTS = [
-    "getTeamData", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
+    "getTeamData", "getTeamPage", "inviteUsers", "removeUser", "removeInvitation", "makeAdmin",
     "getRoleHierarchy", "addApiToken", "fetchApiTokens", "deleteApiToken", "getCustomRoles",
     "createCustomRole", "updateCustomRole", "deleteCustomRole", "goToAccount",
     "getAccountSettings", "updateAccountSettings", "getAccounts", "getAuditLogs",

@@ -12,18 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Select,
+    and_,
+    any_,
+    bindparam,
     case,
-    false,
     func,
     literal,
     null,
     or_,
     select,
-    union_all,
 )
+from sqlalchemy import column as column_from
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teamgate.db import Database
@@ -104,6 +109,8 @@ async def team_json_for(db: Database, kind: str, token_hash: str, at: int) -> st
 
 
 MEMBER, INVITATION = 0, 1  # the two kinds of entry, members first
+LAST_CODE_POINT = "\U0010ffff"
+SEARCH_CANDIDATES = 2000  # see _queries
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,23 @@ class Entry:
     def cursor(self) -> tuple[int, int]:
         return self.kind, self.id
 
+    def wire(self, at: int) -> dict[str, Any]:
+        """The entry as getTeamData writes it (``at``: now, for ``expired``)."""
+        if self.kind == MEMBER:
+            return {"id": self.user_id, "login": self.email, "name": self.name, "role": self.role}
+        return {
+            "id": self.inviter_id or 0,
+            "login": self.email,
+            "name": self.name or "-",
+            "role": f"Invitation sent for {self.role}",
+            "isInvitation": True,
+            "invitedRole": self.role,
+            "expiresAt": self.expires_at,
+            "expired": self.expires_at is not None and self.expires_at <= at,
+            "deliveryStatus": self.delivery_status,
+            "deliveryError": self.delivery_error,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Filter:
@@ -141,9 +165,28 @@ class Filter:
     email: str | None = None  # exactly this (canonical) email
 
 
-def _queries(account_id: int, where: Filter) -> tuple[Select[Any], Select[Any]]:
-    """The filtered members and invitations, each row in the shape of ``Entry``."""
+def starts_with(text: ColumnElement[str], prefix: str, collate: str | None) -> ColumnElement[bool]:
+    """``text`` begins with ``prefix``, as a range that a B-tree index on ``text`` serves: the
+    strings from ``prefix`` up to ``prefix`` followed by the last code point. The order is the
+    code points' (SQLite's BINARY; PostgreSQL's "C", named since a database's default collation
+    may order by language)."""
+    if collate is not None:
+        text = text.collate(collate)
+    return and_(text >= prefix, text < prefix + LAST_CODE_POINT)
+
+
+async def _queries(
+    conn: AsyncConnection, account_id: int, where: Filter
+) -> tuple[Select[Any], Select[Any], ColumnElement[int]]:
+    """The filtered members and invitations, each row in the shape of ``Entry``, and the
+    order to read the members in.
+
+    A search first looks the prefix up in the users' indexes. When few people match (up to
+    ``SEARCH_CANDIDATES``), the members are read by those users' ids; when many do, by reading
+    the account's members in order, which soon finds a page of them. Either way no query
+    walks a whole big team for a rare prefix, nor sorts one for a common prefix."""
     inviters = users.alias("inviters")
+    member_order: ColumnElement[int] = memberships.c.id
     members = (
         select(
             literal(MEMBER, Integer).label("kind"),
@@ -178,16 +221,28 @@ def _queries(account_id: int, where: Filter) -> tuple[Select[Any], Select[Any]]:
     )
     if where.search:
         prefix = where.search.strip().lower()
-        members = members.where(
-            or_(
-                users.c.email.startswith(prefix, autoescape=True),
-                func.lower(users.c.name).startswith(prefix, autoescape=True),
-            )
+        collate = "C" if conn.dialect.name == "postgresql" else None
+        person = or_(
+            starts_with(users.c.email, prefix, collate),
+            starts_with(func.lower(users.c.name), prefix, collate),
         )
+        candidates = select(users.c.id).where(person).limit(SEARCH_CANDIDATES + 1)
+        ids = list((await conn.execute(candidates)).scalars())
+        if len(ids) <= SEARCH_CANDIDATES:
+            # On both sides of the join, so that neither side is read whole.
+            members = members.where(
+                _among(conn.dialect.name, memberships.c.user_id, ids),
+                _among(conn.dialect.name, users.c.id, ids),
+            )
+            # Sorting these few is cheaper than walking the team in order to find them: an
+            # expression, not the column, keeps SQLite from choosing that walk.
+            member_order = memberships.c.id + 0
+        else:
+            members = members.where(person)
         pending = pending.where(
             or_(
-                invitations.c.email.startswith(prefix, autoescape=True),
-                func.lower(invitations.c.name).startswith(prefix, autoescape=True),
+                starts_with(invitations.c.email, prefix, collate),
+                starts_with(func.lower(invitations.c.name), prefix, collate),
             )
         )
     if where.role:
@@ -196,7 +251,18 @@ def _queries(account_id: int, where: Filter) -> tuple[Select[Any], Select[Any]]:
     if where.email:
         members = members.where(users.c.email == where.email)
         pending = pending.where(invitations.c.email == where.email)
-    return members, pending
+    return members, pending, member_order
+
+
+def _among(dialect: str, column: ColumnElement[int], ids: list[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``, bound as one parameter (a statement the driver prepares
+    once, whatever the number of ids): an array on PostgreSQL, a JSON array on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=postgresql.ARRAY(Integer), unique=True))
+    listed: Select[Any] = select(column_from("value")).select_from(
+        func.json_each(orjson.dumps(ids).decode())
+    )
+    return column.in_(listed.scalar_subquery())
 
 
 async def page(
@@ -208,30 +274,41 @@ async def page(
     limit: int,
 ) -> list[Entry]:
     """Up to ``limit`` entries after the ``after`` cursor: members first, each kind in order of
-    arrival. A cursor stays valid while people join and leave."""
-    members, pending = _queries(account_id, where)
-    if after is not None:
-        kind, last = after
-        if kind == MEMBER:
-            members = members.where(memberships.c.id > last)
-        else:  # past every member
-            members = members.where(false())
-            pending = pending.where(invitations.c.id > last)
-    # Each invitation's email: the outbox row of its current code (one per code; a replaced
-    # code's row is not this one). A message being sent right now is still queued to a reader.
-    status = outbox.c.status
-    members = members.add_columns(null().label("delivery_status"), null().label("delivery_error"))
-    pending = pending.outerjoin(outbox, outbox.c.invitation_jti == invitations.c.jti).add_columns(
-        case((status == "sending", literal("queued")), else_=status), outbox.c.last_error
-    )
-    both = union_all(members, pending).subquery()
-    rows = await conn.execute(select(both).order_by(both.c.kind, both.c.id).limit(limit))
-    return [Entry(*row) for row in rows]
+    arrival. A cursor stays valid while people join and leave.
+
+    Members, then (when the page has room) invitations, each read by its own keyset query: an
+    index on (account, id), or (account, role, id) with a role, gives the next rows in order
+    without sorting the team."""
+    members, pending, member_order = await _queries(conn, account_id, where)
+    found: list[Entry] = []
+    if after is None or after[0] == MEMBER:
+        if after is not None:
+            members = members.where(memberships.c.id > after[1])
+        members = members.add_columns(
+            null().label("delivery_status"), null().label("delivery_error")
+        )
+        rows = await conn.execute(members.order_by(member_order).limit(limit))
+        found = [Entry(*row) for row in rows]
+        after = None
+    if len(found) < limit:
+        if after is not None:
+            pending = pending.where(invitations.c.id > after[1])
+        # Each invitation's email: the outbox row of its current code (one per code; a
+        # replaced code's row is not this one). A message being sent is still queued to a reader.
+        status = outbox.c.status
+        pending = pending.outerjoin(
+            outbox, outbox.c.invitation_jti == invitations.c.jti
+        ).add_columns(
+            case((status == "sending", literal("queued")), else_=status), outbox.c.last_error
+        )
+        rows = await conn.execute(pending.order_by(invitations.c.id).limit(limit - len(found)))
+        found += [Entry(*row) for row in rows]
+    return found
 
 
 async def counts(conn: AsyncConnection, account_id: int, where: Filter) -> tuple[int, int]:
     """How many members and how many invitations match."""
-    members, pending = _queries(account_id, where)
+    members, pending, _ = await _queries(conn, account_id, where)
     found = []
     for query in (members, pending):
         total: int = (

@@ -61,6 +61,32 @@ async def get_team_data(request: Request, cred: CredentialDep) -> Response:
 
 
 @router.post(
+    "/getTeamPage",
+    summary="The team list a page at a time, searched and filtered",
+    response_model=None,
+    description="The entries of getTeamData (members first, then pending invitations), "
+    "`limit` (1-500, default 100) at a time. Pass `nextCursor` back as `cursor` for the next "
+    "page: pages neither skip nor repeat entries while people join and leave. `search` keeps "
+    "entries whose email or name starts with it (any case); `role` those with that role.",
+    responses=schemas.responses(schemas.TeamPage, 400, 403),
+    openapi_extra=body_doc(schemas.TeamPageRequest),
+)
+async def get_team_page(request: Request, cred: CredentialDep) -> Response:
+    data = await json_object(request)
+    found = await service.team_page(
+        get_context(request).db,
+        cred,
+        service.PageRequest(
+            limit=service.page_limit(data.get("limit")),
+            after=service.page_cursor(data.get("cursor")),
+            search=service.page_search(data.get("search")),
+            role=service.page_role(data.get("role")),
+        ),
+    )
+    return json_response({"entries": found.entries, "nextCursor": found.next_cursor})
+
+
+@router.post(
     "/getAuditLogs",
     summary="The membership history, newest first (ADMIN)",
     response_model=None,

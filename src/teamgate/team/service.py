@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,7 +13,7 @@ from teamgate.auth import repository as credentials
 from teamgate.auth.caller import Caller, Credential
 from teamgate.db import Database, now
 from teamgate.errors import AppError, Unauthorized
-from teamgate.inputs import Parsed, valid
+from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.invitations import repository as invitations
 from teamgate.roles import Action, Role, permits
 from teamgate.team import listing
@@ -62,6 +63,7 @@ async def team_json(db: Database, cred: Credential) -> str:
 
 
 PAGE_SIZE = 50
+MAX_ID = 2**31 - 1  # ids are 32-bit
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,85 @@ async def team_view(
         assignable,
         may_invite=may_invite,
         invites_enabled=policy.invites_enabled,
+    )
+
+
+PAGE_LIMIT_DEFAULT = 100
+PAGE_LIMIT_MAX = 500
+BAD_PAGE_LIMIT = f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}"
+BAD_PAGE_CURSOR = "cursor must be a nextCursor this endpoint gave"
+BAD_SEARCH = "search must be a string of at most 320 characters, without control characters"
+BAD_ROLE_FILTER = "role must be the name of one of the account's roles"
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """getTeamPage's input, parsed (see ``page_limit``, ``page_cursor``, ``page_search``)."""
+
+    limit: Parsed[int] = PAGE_LIMIT_DEFAULT
+    after: Parsed[tuple[int, int] | None] = None
+    search: Parsed[str | None] = None
+    role: Parsed[str | None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    entries: list[dict[str, Any]]  # as getTeamData writes them
+    next_cursor: str | None  # None on the last page
+
+
+def page_limit(value: object) -> Parsed[int]:
+    if value is None:
+        return PAGE_LIMIT_DEFAULT
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= PAGE_LIMIT_MAX:
+        return Refusal(BAD_PAGE_LIMIT)
+    return value
+
+
+def page_cursor(value: object) -> Parsed[tuple[int, int] | None]:
+    """A ``nextCursor``: ``<kind>-<id>`` of the previous page's last entry."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        kind, _, last = value.partition("-")
+        if kind in ("0", "1") and last.isascii() and last.isdigit() and len(last) <= 10:
+            return (int(kind), int(last)) if int(last) <= MAX_ID else Refusal(BAD_PAGE_CURSOR)
+    return Refusal(BAD_PAGE_CURSOR)
+
+
+def page_search(value: object) -> Parsed[str | None]:
+    """The start of an email or a name, at most 320 characters, without control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 320 or any(c < " " or c == "\x7f" for c in value):
+        return Refusal(BAD_SEARCH)
+    return value.strip().lower() or None
+
+
+def page_role(value: object) -> Parsed[str | None]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 50:
+        return Refusal(BAD_ROLE_FILTER)
+    return value
+
+
+async def team_page(db: Database, cred: Credential, request: PageRequest) -> Page:
+    """getTeamPage: the entries of getTeamData, members then invitations, a page at a time,
+    filtered by a prefix of the email or name and by role."""
+    async with unit.reading(db, cred, Action.READ_TEAM) as view:
+        caller, conn = view.caller, view.conn
+        limit, role = valid(request.limit), valid(request.role)
+        where = Filter(search=valid(request.search), role=role)
+        after = valid(request.after)
+        if role is not None and await repo.role_base(conn, caller.account_id, role) is None:
+            raise AppError(BAD_ROLE_FILTER)
+        found = await listing.page(conn, caller.account_id, where, after=after, limit=limit + 1)
+    entries = found[:limit]
+    more = len(found) > limit
+    return Page(
+        [entry.wire(view.at) for entry in entries],
+        "{}-{}".format(*entries[-1].cursor) if more else None,
     )
 
 
