@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_READ_THREADS = 2  # SQLite's slow reads, off the event loop (see RawReader)
 RAW_QUERY_TIMEOUT_SECONDS = 30  # a stalled database becomes a 503 (TimeoutError), not a hang
 
 
@@ -93,6 +96,14 @@ def _asyncpg_dsn(url: URL) -> str:
     return dsn.render_as_string(hide_password=False)
 
 
+def _first_row(
+    conn: sqlite3.Connection, sql: str, params: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    # fetchall() steps the statement to its end, so no read transaction stays open.
+    rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
 class RawReader:
     """The hottest reads on the bare driver: asyncpg's pool with its prepared-statement cache,
     or one sqlite3 connection used from the event loop (WAL readers never wait for writers).
@@ -109,13 +120,31 @@ class RawReader:
         self._pg_lock: asyncio.Lock | None = None
         self._pg_sql: dict[str, tuple[str, list[str]]] = {}
         self._sqlite: sqlite3.Connection | None = None
+        # Slow SQLite reads: a few threads, each with its own connection.
+        self._threads = ThreadPoolExecutor(SQLITE_READ_THREADS, thread_name_prefix="sqlite-read")
+        self._per_thread = threading.local()
+        self._thread_lock = threading.Lock()
+        self._thread_connections: list[sqlite3.Connection] = []
 
     async def fetchrow(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row of a read-only query written with ``:name`` parameters."""
+        """The first row of a read-only query written with ``:name`` parameters. On SQLite it
+        runs on the event loop: for small, indexed reads only (see ``fetchrow_off_loop``)."""
         if self._dialect == "sqlite":
-            # fetchall() steps the statement to its end, so no read transaction stays open.
-            rows: list[tuple[Any, ...]] = self._sqlite_connection().execute(sql, params).fetchall()
-            return rows[0] if rows else None
+            return _first_row(self._sqlite_connection(), sql, params)
+        return await self._pg_fetchrow(sql, params)
+
+    async def fetchrow_off_loop(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """``fetchrow`` for a read that takes a while: on SQLite it runs in a worker thread, on
+        a connection of that thread's (sqlite3 lets go of the GIL while SQLite works), so the
+        event loop goes on serving other requests."""
+        if self._dialect == "sqlite":
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._threads, lambda: _first_row(self._thread_connection(), sql, params)
+            )
+        return await self._pg_fetchrow(sql, params)
+
+    async def _pg_fetchrow(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         if sql not in self._pg_sql:
             self._pg_sql[sql] = _positional(sql)
         query, names = self._pg_sql[sql]
@@ -127,13 +156,25 @@ class RawReader:
 
     def _sqlite_connection(self) -> sqlite3.Connection:
         if self._sqlite is None:
-            conn = sqlite3.connect(
-                self._url.database or "", isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA query_only=ON")
-            self._sqlite = conn
+            self._sqlite = self._sqlite_reader()
         return self._sqlite
+
+    def _thread_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._per_thread, "conn", None)
+        if conn is None:
+            conn = self._sqlite_reader()
+            self._per_thread.conn = conn
+            with self._thread_lock:
+                self._thread_connections.append(conn)
+        return conn
+
+    def _sqlite_reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._url.database or "", isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only=ON")
+        return conn
 
     async def _open_pool(self) -> asyncpg.Pool:
         self._pg_lock = self._pg_lock or asyncio.Lock()
@@ -155,6 +196,11 @@ class RawReader:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+        self._threads.shutdown(wait=True)
+        with self._thread_lock:
+            for conn in self._thread_connections:
+                conn.close()
+            self._thread_connections.clear()
 
 
 class Database:

@@ -9,6 +9,7 @@ refresh); ``page`` serves the team page, a filtered page at a time, for teams of
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,48 +35,55 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from teamgate.db import Database
 from teamgate.models import invitations, memberships, outbox, users
 
-# The team list is rendered to JSON by the database, in the same query that authenticates the
-# caller: one round trip, no per-row Python work. ``c`` is the caller's membership.
-_TEAM_OF_CALLER = {
-    "postgresql": """
-        SELECT coalesce(json_agg(t.doc ORDER BY t.kind, t.ord), '[]'::json)::text FROM (
-          SELECT 0 AS kind, m.id AS ord, json_build_object(
-                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
-          FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.account_id = c.account_id
-          UNION ALL
-          SELECT 1, i.id, json_build_object(
-                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
-                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
-                   'isInvitation', true, 'invitedRole', i.role,
-                   'expiresAt', i.expires_at, 'expired', i.expires_at <= :now,
-                   'deliveryStatus', CASE o.status WHEN 'sending' THEN 'queued' ELSE o.status END,
-                   'deliveryError', o.last_error)
-          FROM invitations i LEFT JOIN outbox o ON o.invitation_jti = i.jti
-          WHERE i.account_id = c.account_id
-        ) t
-    """,
-    "sqlite": """
-        SELECT coalesce(json_group_array(json(t.doc)), '[]') FROM (
-          SELECT 0 AS kind, m.id AS ord, json_object(
-                   'id', u.id, 'login', u.email, 'name', u.name, 'role', m.role) AS doc
-          FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.account_id = c.account_id
-          UNION ALL
-          SELECT 1, i.id, json_object(
-                   'id', coalesce(i.inviter_id, 0), 'login', i.email,
-                   'name', coalesce(i.name, '-'), 'role', 'Invitation sent for ' || i.role,
-                   'isInvitation', json('true'), 'invitedRole', i.role,
-                   'expiresAt', i.expires_at,
-                   'expired',
-                   CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END,
-                   'deliveryStatus', CASE o.status WHEN 'sending' THEN 'queued' ELSE o.status END,
-                   'deliveryError', o.last_error)
-          FROM invitations i LEFT JOIN outbox o ON o.invitation_jti = i.jti
-          WHERE i.account_id = c.account_id
-          ORDER BY kind, ord
-        ) t
-    """,
+# The team list is rendered to JSON text by the database, a slice of up to SLICE entries per
+# statement, read in order of arrival from the (account, id) indexes: no statement sorts or
+# holds a whole big team, and the first one also authenticates the caller, so a team of up to
+# SLICE members and SLICE invitations takes one round trip. Each slice is the entries' JSON
+# objects joined by commas, with the id of its last entry and how many it holds.
+SLICE = 1000  # the first slice of each kind (SQLite reads it on the event loop)
+NEXT_SLICE_SIZE = 5000  # the next ones (read off the loop)
+_MEMBER_JSON = {
+    "postgresql": """'{"id":' || u.id || ',"login":' || to_json(u.email) || ',"name":'
+        || to_json(u.name) || ',"role":' || to_json(m.role) || '}'""",
+    "sqlite": "json_object('id', u.id, 'login', u.email, 'name', u.name, 'role', m.role)",
+}
+_INVITATION_JSON = {
+    "postgresql": """'{"id":' || coalesce(i.inviter_id, 0) || ',"login":' || to_json(i.email)
+        || ',"name":' || to_json(coalesce(i.name, '-'))
+        || ',"role":' || to_json('Invitation sent for ' || i.role)
+        || ',"isInvitation":' || 'true,"invitedRole":' || to_json(i.role)
+        || ',"expiresAt":' || i.expires_at
+        || ',"expired":' || CASE WHEN i.expires_at <= :now THEN 'true' ELSE 'false' END
+        || ',"deliveryStatus":' || coalesce(to_json(
+               CASE o.status WHEN 'sending' THEN 'queued' ELSE o.status END)::text, 'null')
+        || ',"deliveryError":' || coalesce(to_json(o.last_error)::text, 'null') || '}'""",
+    "sqlite": """json_object(
+        'id', coalesce(i.inviter_id, 0), 'login', i.email, 'name', coalesce(i.name, '-'),
+        'role', 'Invitation sent for ' || i.role, 'isInvitation', json('true'),
+        'invitedRole', i.role, 'expiresAt', i.expires_at,
+        'expired', CASE WHEN i.expires_at <= :now THEN json('true') ELSE json('false') END,
+        'deliveryStatus', CASE o.status WHEN 'sending' THEN 'queued' ELSE o.status END,
+        'deliveryError', o.last_error)""",
+}
+_JOIN = {"postgresql": "string_agg(t.doc, ',' ORDER BY t.id)", "sqlite": "group_concat(t.doc, ',')"}
+# Each entry's own rows by their indexes, one at a time (a subquery per row, or a LATERAL
+# one): a planner left to join a slice with whole tables may hash all of them on every slice.
+_OUTBOX_OF_INVITATION = {
+    "postgresql": """LEFT JOIN LATERAL (
+          SELECT status, last_error FROM outbox WHERE invitation_jti = i.jti LIMIT 1
+        ) o ON true""",
+    "sqlite": "LEFT JOIN outbox o ON o.invitation_jti = i.jti",
+}
+_SLICE_OF = {
+    "members": """SELECT {join}, max(t.id), count(*) FROM (
+          SELECT m.id, (SELECT {doc} FROM users u WHERE u.id = m.user_id) AS doc
+          FROM memberships m
+          WHERE m.account_id = {account} AND m.id > :after_member ORDER BY m.id LIMIT {size}
+        ) t""",
+    "invitations": """SELECT {join}, max(t.id), count(*) FROM (
+          SELECT i.id, {doc} AS doc FROM invitations i {outbox}
+          WHERE i.account_id = {account} AND i.id > :after_invitation ORDER BY i.id LIMIT {size}
+        ) t""",
 }
 _CALLER = {
     "api_key": """
@@ -89,23 +97,100 @@ _CALLER = {
         WHERE s.id_hash = :token AND s.expires_at > :now
     """,
 }
-TEAM_JSON_FOR_CALLER = {
-    # Composed from the constant fragments above only; values travel as parameters.
-    (dialect, kind): f"WITH c AS ({caller}) SELECT ({team}) FROM c"  # noqa: S608
-    for dialect, team in _TEAM_OF_CALLER.items()
+
+
+CALLERS_ACCOUNT = "(SELECT account_id FROM c)"
+
+
+def _slice(dialect: str, kind: str, account: str, size: int = SLICE) -> str:
+    doc = (_MEMBER_JSON if kind == "members" else _INVITATION_JSON)[dialect]
+    return _SLICE_OF[kind].format(
+        join=_JOIN[dialect],
+        doc=doc,
+        outbox=_OUTBOX_OF_INVITATION[dialect],
+        account=account,
+        size=size,
+    )
+
+
+# Composed from the constant fragments above only; values travel as parameters.
+FIRST_SLICES = {
+    (dialect, kind): (
+        f"WITH c AS ({caller}) SELECT c.account_id, ms.*, inv.* FROM c, "  # noqa: S608
+        f"({_slice(dialect, 'members', CALLERS_ACCOUNT)}) ms, "
+        f"({_slice(dialect, 'invitations', CALLERS_ACCOUNT)}) inv"
+    )
+    for dialect in _JOIN
     for kind, caller in _CALLER.items()
+}
+NEXT_SLICE = {
+    (dialect, kind): _slice(dialect, kind, ":account", NEXT_SLICE_SIZE)
+    for dialect in _JOIN
+    for kind in ("members", "invitations")
 }
 
 
-async def team_json_for(db: Database, kind: str, token_hash: str, at: int) -> str | None:
-    """The caller's team as JSON text, or None when the credential does not (or no longer) work.
+@dataclass(frozen=True, slots=True)
+class Slice:
+    json: str | None  # the entries' objects, joined by commas; None when there are none
+    last: int | None  # the id of the last one
+    size: int
+    capacity: int = SLICE
 
-    Every role may read the team, so membership is the whole permission check.
+    @property
+    def full(self) -> bool:
+        """There may be more after it."""
+        return self.size == self.capacity
+
+
+async def team_json_for(
+    db: Database, kind: str, token_hash: str, at: int
+) -> bytes | AsyncIterator[bytes] | None:
+    """The caller's team as a JSON array: whole, or, for a team too big for one statement, as
+    the parts of a streamed body. None when the credential does not (or no longer) work.
+
+    Every role may read the team, so membership is the whole permission check. The slices
+    after the first are read as they are sent: someone who joins or leaves meanwhile may or
+    may not be listed, but nobody else is skipped or listed twice.
     """
     row = await db.raw.fetchrow(
-        TEAM_JSON_FOR_CALLER[db.dialect, kind], {"token": token_hash, "now": at}
+        FIRST_SLICES[db.dialect, kind],
+        {"token": token_hash, "now": at, "after_member": 0, "after_invitation": 0},
     )
-    return row[0] if row is not None else None
+    if row is None:
+        return None
+    account_id, members, invitations = row[0], Slice(*row[1:4]), Slice(*row[4:7])
+    if not members.full and not invitations.full:
+        parts = [part.json for part in (members, invitations) if part.json]
+        return b"[" + ",".join(parts).encode() + b"]"
+    return _streamed(db, account_id, at, members, invitations)
+
+
+async def _streamed(
+    db: Database, account_id: int, at: int, members: Slice, invitations: Slice
+) -> AsyncIterator[bytes]:
+    """``[`` members, slice by slice, then invitations ``]``."""
+    separator = b"["
+    for kind, first in (("members", members), ("invitations", invitations)):
+        part = first
+        while True:
+            if part.json:
+                yield separator + part.json.encode()
+                separator = b","
+            if not part.full:
+                break
+            row = await db.raw.fetchrow_off_loop(
+                NEXT_SLICE[db.dialect, kind],
+                {
+                    "account": account_id,
+                    "now": at,
+                    "after_member": part.last if kind == "members" else 0,
+                    "after_invitation": part.last if kind == "invitations" else 0,
+                },
+            )
+            assert row is not None  # an aggregate always answers one row
+            part = Slice(row[0], row[1], row[2], NEXT_SLICE_SIZE)
+    yield b"]"
 
 
 MEMBER, INVITATION = 0, 1  # the two kinds of entry, members first

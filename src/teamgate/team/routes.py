@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from teamgate import inputs, schemas
 from teamgate.auth.caller import CredentialDep
 from teamgate.context import get_context
-from teamgate.http import body_doc, json_object, json_response
+from teamgate.http import JSON_MEDIA_TYPE, body_doc, json_object, json_response
 from teamgate.roles import role_input
 from teamgate.team import custom_roles, history, service
 from teamgate.team.repository import CustomRole
@@ -56,8 +56,10 @@ async def get_team_data(request: Request, cred: CredentialDep) -> Response:
                 for member in then
             ]
         )
-    body = await service.team_json(db, cred)
-    return Response(body, media_type="application/json")
+    team = await service.team_json(db, cred)
+    if isinstance(team, bytes):
+        return Response(team, media_type=JSON_MEDIA_TYPE)
+    return StreamingResponse(team, media_type=JSON_MEDIA_TYPE)
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +52,9 @@ class RoleChanged:
     role: str
 
 
-async def team_json(db: Database, cred: Credential) -> str:
-    """getTeamData: one query authenticates and renders (the API's hottest path).
+async def team_json(db: Database, cred: Credential) -> bytes | AsyncIterator[bytes]:
+    """getTeamData: one query authenticates and renders (the API's hottest path); a big team
+    comes as the parts of a streamed body.
 
     Every role may read the team, so membership is the whole permission check.
     """
