@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install chromium run test lint format clean
+.PHONY: install chromium nginx run test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-liberation >/dev/null; }
 
-test: install chromium
+# tests/deploy runs deploy/nginx.conf in Debian's nginx. Services are kept from starting during
+# the install (RUNLEVEL=1), and a system nginx started anyway is stopped: the tests start their own.
+nginx:
+	@[ -x /usr/sbin/nginx ] || { echo "Installing Debian's nginx for the deployment tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    nginx >/dev/null && \
+	  if [ -s /run/nginx.pid ]; then /usr/sbin/nginx -s quit; fi; }
+
+test: install chromium nginx
 	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term:skip-covered
 
 lint: install
