@@ -106,7 +106,8 @@ async def test_the_search_indexes_the_check_leaves_out_are_built(migrated: Datab
             rows = await conn.exec_driver_sql(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users'"
             )
-        found = {row[0]: re.sub(r"\s+", " ", row[1] or "") for row in rows}
+        pairs: list[tuple[str, str | None]] = [tuple(row) for row in rows]
+        found = {name: re.sub(r"\s+", " ", definition or "") for name, definition in pairs}
     if migrated.is_sqlite:
         assert "(lower(name))" in found["ix_users_lower_name"]
         expected = {"ix_users_lower_name"}
