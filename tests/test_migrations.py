@@ -119,6 +119,26 @@ async def test_the_search_indexes_the_check_leaves_out_are_built(migrated: Datab
     assert (models.PREFIX_SEARCH_INDEXES - expected).isdisjoint(found)
 
 
+def test_heads_read_from_the_scripts_are_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "teamgate:migrations")
+    assert migrate.heads() == frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+async def test_upgrade_if_behind_migrates_only_a_database_behind(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
+    try:
+        assert await migrate.applied(database) == frozenset()
+        assert await migrate.upgrade_if_behind(database) is True
+        assert await migrate.applied(database) == migrate.heads()
+        assert await migrate.upgrade_if_behind(database) is False
+    finally:
+        await database.dispose()
+
+
 async def test_check_lists_a_column_the_migrations_lack(migrated: Database) -> None:
     drifted = _with_nickname()
 
