@@ -54,7 +54,7 @@ async def test_storage_down_is_503_with_retry_after(tmp_path: Path) -> None:
                     key="tg_some-key",
                 ),
                 await call(http, "login", {"email": "admin@acme.com", "password": PASSWORD}),
-                await http.get("/healthz"),
+                await http.get("/readyz"),
             ]
             # what needs no storage still answers as usual
             malformed = await raw(http, "getTeamData", b"{", key="tg_some-key")

@@ -11,14 +11,14 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from teamgate import __version__, errors
+from teamgate import __version__, errors, logs, metrics, probes
 from teamgate.accounts.routes import router as accounts_router
 from teamgate.auth.caller import Credential, credential
 from teamgate.auth.routes import router as auth_router
 from teamgate.config import Settings
-from teamgate.context import AppContext, get_context
+from teamgate.context import AppContext
 from teamgate.db import Database
-from teamgate.http import EdgeMiddleware, json_response, redact_access_log
+from teamgate.http import EdgeMiddleware
 from teamgate.invitations.routes import router as invitations_router
 from teamgate.mail.outbox import Worker, delivering
 from teamgate.mail.transport import transport_for
@@ -72,12 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with delivering(mail):
+        async with metrics.sampling(ctx.db), delivering(mail):
             yield
         await ctx.db.dispose()
         await ctx.limits.close()
+        logs.flush_access_log()  # uvicorn may end the process by a signal next: no atexit
 
-    redact_access_log()
     app = FastAPI(
         title="teamgate",
         version=__version__,
@@ -89,21 +89,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     site.install(app)
-    app.add_middleware(FastLane, routes={("POST", "/api/getTeamData"): get_team_data})
-    app.add_middleware(EdgeMiddleware)  # added last: outermost, so the fast lane gets it too
+    fast_lane: dict[tuple[str, str], Handler] = {("POST", "/api/getTeamData"): get_team_data}
+    app.add_middleware(FastLane, routes=fast_lane)
+    # Added last: outermost, so the fast lane gets it too (its routes, named by their path).
+    app.add_middleware(
+        EdgeMiddleware, routes=app.router.routes, unrouted={path: path for _, path in fast_lane}
+    )
     routers = (team_router, invitations_router, auth_router, users_router, accounts_router)
     for router in (*routers, pages_router):
         app.include_router(router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, docs.Assets(), name="docs-assets")
 
-    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", probes.healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", probes.readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", probes.metrics_page, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=site.STATIC_DIR), name="static")
     return app
-
-
-async def healthz(request: Request) -> Response:
-    """200 while the process can reach its database."""
-    async with get_context(request).db.read() as conn:
-        await conn.exec_driver_sql("SELECT 1")
-    return json_response({"status": "ok"})

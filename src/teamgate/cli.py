@@ -5,7 +5,6 @@ through the same services and rules as the API, recorded in its history as ``cli
 from __future__ import annotations
 
 import asyncio
-import copy
 import errno
 import json
 import os
@@ -201,8 +200,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
     """Apply pending migrations, then serve the API and the pages."""
+    import shutil
+    import tempfile
+
     import uvicorn
-    import uvicorn.config
+
+    from teamgate import logs
 
     problem = _cannot_listen(host, port)
     if problem:
@@ -218,17 +221,18 @@ def serve(
             f"Open this one-time link to create the first one:\n  {link}\n",
             soft_wrap=True,
         )
-    # uvicorn's own logging, plus teamgate's logger on the same handler and format.
-    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    log_config["loggers"]["teamgate"] = {
-        "handlers": ["default"],
-        "level": "INFO",
-        "propagate": False,
-    }
+    # uvicorn's messages and teamgate's in one format; one access line per request, teamgate's.
+    log_config = logs.config(logs.chosen_format(settings.log_format, sys.stderr))
+    # Several workers count into files of a private directory that a scrape adds up, made
+    # afresh for each start (files left by an earlier run would be counted again).
+    shared_metrics = tempfile.mkdtemp(prefix="teamgate-metrics-") if workers > 1 else None
+    if shared_metrics:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared_metrics
     try:
         uvicorn.run(
             "teamgate.app:create_app",
             log_config=log_config,
+            access_log=False,
             factory=True,
             host=host,
             port=port,
@@ -246,6 +250,9 @@ def serve(
             console.print(_port_in_use(port), soft_wrap=True)
             raise typer.Exit(1) from None
         raise
+    finally:
+        if shared_metrics:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 @account_app.command("create")

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     mail_retry_base_seconds: float = Field(default=5, gt=0)
     mail_retry_cap_seconds: float = Field(default=300, gt=0)
     mail_poll_seconds: float = Field(default=2, gt=0)
+    # Logs (see docs/operations.md): unset, text on a terminal and JSON lines otherwise.
+    log_format: Literal["json", "text"] | None = None
 
     @field_validator("public_url", "trusted_proxies", mode="before")
     @classmethod
@@ -105,6 +107,13 @@ class Settings(BaseSettings):
     def _optional(cls, value: object) -> object:
         """An empty variable (``TEAMGATE_SMTP_HOST=``) is an unset one."""
         return _blank_is_none(value)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        """``JSON`` as well as ``json``; an empty variable is an unset one."""
+        value = _blank_is_none(value)
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("smtp_host")
     @classmethod

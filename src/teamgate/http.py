@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import secrets
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email import policy as mime_policy
 from email.parser import BytesParser
@@ -15,10 +16,13 @@ import orjson
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from teamgate.correlation import current_request_id
 from teamgate.errors import AppError
+from teamgate.logs import AccessLog
+from teamgate.metrics import UNMATCHED, RequestMetrics
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_MEDIA_TYPE = "application/json"
@@ -185,21 +189,58 @@ def client_address(request: Request, trusted_proxies: list[str]) -> str:
 
 
 class EdgeMiddleware:
-    """Request id and security headers on every response (pure ASGI: no per-request task)."""
+    """Request id, security headers, the access line and the request metrics of every response
+    (pure ASGI: no per-request task).
 
-    def __init__(self, app: ASGIApp) -> None:
+    A request's route is the template of the route that served it: the one the router names
+    (``scope["route"]``), or the mount or plain route among ``routes`` whose app served it
+    (FastAPI's router names neither), or for a path served before routing its entry in
+    ``unrouted``; else ``unmatched``. Never the path itself, which may carry a secret and has
+    no bound.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Sequence[BaseRoute] = (),
+        unrouted: Mapping[str, str] | None = None,
+    ) -> None:
         self.app = app
+        self.routes = routes
+        self.unrouted = dict(unrouted or {})
+        self.endpoints: dict[int, str] | None = None  # made at first use: routes are all in
+        self.access_log = AccessLog()
+        self.metrics = RequestMetrics()
+
+    def template(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is not None:
+            return str(getattr(route, "path_format", UNMATCHED))
+        endpoint = scope.get("endpoint")  # what a mount or plain route served, by identity
+        if endpoint is not None:
+            if self.endpoints is None:
+                self.endpoints = {
+                    id(r.app if isinstance(r, Mount) else r.endpoint): r.path_format
+                    for r in self.routes
+                    if isinstance(r, Mount | Route)
+                }
+            return self.endpoints.get(id(endpoint), UNMATCHED)
+        return self.unrouted.get(scope["path"], UNMATCHED)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         request_id = secrets.token_hex(8)
         token = current_request_id.set(request_id)
         is_api = scope["path"].startswith("/api/")
+        status = 500  # unless a response starts: what the server answers then
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
@@ -212,19 +253,8 @@ class EdgeMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             current_request_id.reset(token)
-
-
-class RedactQueryStrings(logging.Filter):
-    """Drops query strings from uvicorn's access log: invite and setup links carry secrets there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
-
-
-def redact_access_log() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactQueryStrings) for f in access.filters):
-        access.addFilter(RedactQueryStrings())
+            seconds = time.perf_counter() - started
+            template = self.template(scope)
+            method = scope["method"]
+            self.metrics.observe(template, method, status, seconds)
+            self.access_log.emit(method, template, status, seconds, request_id)

@@ -19,6 +19,7 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
+from teamgate import metrics
 from teamgate.config import Settings
 from teamgate.errors import AppError, RateLimited
 
@@ -115,6 +116,7 @@ class Reservation:
     def check(self) -> None:
         """429 if the budget was spent."""
         if self.retry_after is not None:
+            metrics.rate_limited(self.key[0])
             raise RateLimited(self.retry_after)
 
     async def cancel(self) -> None:
@@ -137,6 +139,7 @@ class Allowance:
 
     def spend(self) -> None:
         if self.spent >= self.granted:
+            metrics.rate_limited(self.key[0])
             raise RateLimited(self.retry_after)
         self.spent += 1
 

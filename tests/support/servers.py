@@ -54,7 +54,7 @@ def start_cheap_servers(
             while True:
                 assert proc.poll() is None, "server exited during start-up"
                 try:
-                    if http.get(f"{origin}/healthz").status_code == 200:
+                    if http.get(f"{origin}/readyz").status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
@@ -112,7 +112,7 @@ def start_server(
             if proc.poll() is not None:
                 pytest.fail(f"server exited during start-up:\n{server.stop()}")
             try:
-                if http.get(f"{origin}/healthz").status_code == 200:
+                if http.get(f"{origin}/readyz").status_code == 200:
                     return server
             except httpx.TransportError:
                 pass

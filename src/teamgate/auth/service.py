@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from teamgate import unit
+from teamgate import metrics, unit
 from teamgate.accounts import repository as accounts
 from teamgate.auth import repository as repo
 from teamgate.auth.caller import ACCOUNT_NOT_FOUND, Caller, Credential
@@ -98,6 +98,7 @@ async def _login(ctx: AppContext, attempt: Login, email: str | None) -> NewSessi
                     "login", account_id=account_id, actor_user_id=user.id, actor=email, target=email
                 )
         if session is None:
+            tx.after_commit(metrics.login_failed)
             await tx.record("login", outcome="failure", target=email)
     if session is None:
         raise Unauthorized(BAD_LOGIN)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from teamgate import inputs, unit
+from teamgate import inputs, metrics, unit
 from teamgate.accounts import policy as policies
 from teamgate.accounts import repository as accounts
 from teamgate.accounts.policy import Policy, Seats
@@ -219,6 +219,7 @@ async def make(
     )
     if ctx.mail is not None:
         tx.after_commit(ctx.mail.woken)
+    tx.after_commit(metrics.invitation_created(resending=resending))
     await tx.record(
         "invitation.resend" if resending else "invitation.create",
         target=email,
@@ -423,6 +424,7 @@ async def _accept(ctx: AppContext, acceptance: Acceptance) -> Accepted:
         ):
             raise AppError(policies.ALREADY_MEMBER)
         session = await start_session(ctx, tx, user_id, pending.account_id)
+        tx.after_commit(metrics.invitation_accepted)
         await tx.record(
             "invitation.accept",
             account_id=pending.account_id,

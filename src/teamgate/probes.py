@@ -1,0 +1,79 @@
+"""What an operator's tooling asks: is the process up (``/healthz``), can it serve
+(``/readyz``), and its metrics (``/metrics``). None of them needs credentials or is in the API's
+schema; none says more than counts and a reason (see docs/operations.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cache
+
+from sqlalchemy.exc import DBAPIError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from teamgate import metrics
+from teamgate.context import get_context
+from teamgate.errors import STORAGE_RETRY_AFTER_SECONDS, error_response, is_storage_failure
+from teamgate.http import json_response
+
+READY_TIMEOUT_SECONDS = 5.0
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE
+DATABASE_UNREACHABLE = "The database is unreachable"
+SCHEMA_OUTDATED = "The database schema is not at the latest migration: run `teamgate db upgrade`"
+
+
+@cache
+def migration_heads() -> frozenset[str]:
+    """The head revisions of the migration scripts that ship with this version (read once)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "teamgate:migrations")
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+async def healthz(_request: Request) -> Response:
+    """200 while the process answers; touches nothing else (the database may be down)."""
+    return json_response({"status": "ok"})
+
+
+async def _applied_revisions(request: Request) -> frozenset[str]:
+    async with get_context(request).db.read() as conn:
+        result = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+        return frozenset(str(revision) for revision in result.scalars())
+
+
+async def readyz(request: Request) -> Response:
+    """200 when the database answers and its schema is the one this version expects; 503 with
+    the reason otherwise."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            applied = await _applied_revisions(request)
+    except Exception as exc:  # whatever fails, the answer is "not ready", and why
+        return _not_ready(SCHEMA_OUTDATED if _no_migration_table(exc) else DATABASE_UNREACHABLE)
+    if applied != migration_heads():
+        return _not_ready(SCHEMA_OUTDATED)
+    return json_response({"status": "ready"})
+
+
+def _no_migration_table(exc: Exception) -> bool:
+    """A database that answers but was never migrated: no ``alembic_version`` table."""
+    if not isinstance(exc, DBAPIError) or is_storage_failure(exc):
+        return False
+    causes = [exc.orig, exc.orig.__cause__ if exc.orig is not None else None]
+    return any(
+        getattr(cause, "sqlstate", None) == UNDEFINED_TABLE or "no such table" in str(cause)
+        for cause in causes
+        if cause is not None
+    )
+
+
+def _not_ready(reason: str) -> Response:
+    return error_response(reason, 503, {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)})
+
+
+async def metrics_page(request: Request) -> Response:
+    """The Prometheus text exposition: counts only. Not for the public internet."""
+    body = await metrics.exposition(get_context(request).db)
+    return Response(body, media_type=metrics.CONTENT_TYPE)
