@@ -22,7 +22,9 @@ import asyncpg
 import httpx
 import pytest
 
+from teamgate import migrate
 from teamgate.context import AppContext
+from teamgate.db import Database
 from tests.support.api import call, error_of
 from tests.support.backends import BACKENDS, pg_dsn
 from tests.support.cli import teamgate_in_process, teamgate_process
@@ -205,9 +207,30 @@ def _migration_lock_id() -> int:
     indirect=True,
 )
 async def test_serve_names_a_port_taken_after_its_check(database_url: str, tmp_path: Path) -> None:
-    """Staged: the test holds the migrations' lock, so `serve` waits for it after checking the
-    port; the test then takes the port and lets the migrations go on, and uvicorn cannot bind."""
+    """Staged: the database is one migration behind and the test holds the migrations' lock, so
+    `serve` waits for it after checking the port; the test then takes the port and lets the
+    migrations go on, and uvicorn cannot bind."""
+    behind = Database(database_url)
+    await migrate.downgrade(behind, "-1")
     port = free_port()
+    try:
+        printed, returncode = await _serve_on_a_port_taken_while_it_migrates(
+            database_url, tmp_path, port
+        )
+    finally:
+        await migrate.upgrade_if_behind(behind)  # the database is shared with other tests
+        await behind.dispose()
+
+    output = printed.decode()
+    assert returncode == 1, output
+    assert "address already in use" in output  # uvicorn's own line
+    assert output.splitlines()[-1] == _port_in_use(port)
+    assert "Traceback" not in output
+
+
+async def _serve_on_a_port_taken_while_it_migrates(
+    database_url: str, tmp_path: Path, port: int
+) -> tuple[bytes, int | None]:
     env = {**os.environ, "TEAMGATE_DATABASE_URL": database_url, "TEAMGATE_DATA_DIR": str(tmp_path)}
     gate = await asyncpg.connect(pg_dsn(database_url))
     try:
@@ -234,12 +257,7 @@ async def test_serve_names_a_port_taken_after_its_check(database_url: str, tmp_p
                 await proc.wait()
     finally:
         await gate.close()
-
-    output = printed.decode()
-    assert proc.returncode == 1, output
-    assert "address already in use" in output  # uvicorn's own line
-    assert output.splitlines()[-1] == _port_in_use(port)
-    assert "Traceback" not in output
+    return printed, proc.returncode
 
 
 def _first_start(data_dir: Path, *args: str) -> tuple[list[str], str]:

@@ -29,7 +29,8 @@ from teamgate.app import create_app
 from teamgate.config import Settings
 from teamgate.context import AppContext
 from teamgate.db import Database
-from teamgate.probes import DATABASE_UNREACHABLE, SCHEMA_OUTDATED, migration_heads
+from teamgate.migrate import heads as migration_heads
+from teamgate.probes import DATABASE_UNREACHABLE, SCHEMA_OUTDATED
 from tests.conftest import Member, new_account
 from tests.support import PASSWORD, PUBLIC_ORIGIN
 from tests.support.api import assert_error, call

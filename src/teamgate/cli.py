@@ -193,6 +193,20 @@ def _default_public_url(host: str, port: int) -> None:
         )
 
 
+async def _prepare(settings: Settings) -> str | None:
+    """Before serving: the pending migrations, if any, then the first account's setup link if
+    none exists yet. A database already at the latest revision costs one read (the server
+    never loads Alembic then)."""
+    from teamgate import migrate
+
+    db = _database(settings)
+    try:
+        await migrate.upgrade_if_behind(db)
+    finally:
+        await db.dispose()
+    return await _setup_link(settings)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -213,8 +227,7 @@ def serve(
         raise typer.Exit(1)
     _default_public_url(host, port)
     settings = Settings()
-    asyncio.run(_upgrade(settings))
-    link = asyncio.run(_setup_link(settings))
+    link = asyncio.run(_prepare(settings))
     if link:
         console.print(
             "\n[bold]No account exists yet.[/bold] "

@@ -189,6 +189,11 @@ class RawReader:
                     raise ConnectionError("PostgreSQL refused the connection") from exc
         return self._pg_pool
 
+    @property
+    def pg_pool(self) -> asyncpg.Pool | None:
+        """The asyncpg pool, once the first read on PostgreSQL opened it."""
+        return self._pg_pool
+
     async def close(self) -> None:
         if self._pg_pool is not None:
             await self._pg_pool.close()

@@ -157,7 +157,7 @@ def sample_pools(db: Database) -> None:
             in_use = int(checked_out())
             DB_CONNECTIONS_IN_USE.labels(name).set(in_use)
             DB_CONNECTIONS_OPEN.labels(name).set(in_use + int(checked_in()))
-    raw = getattr(db.raw, "_pg_pool", None)  # the asyncpg pool, once the first read opened it
+    raw = db.raw.pg_pool
     if raw is not None:
         size, idle = raw.get_size(), raw.get_idle_size()
         DB_CONNECTIONS_IN_USE.labels("raw").set(size - idle)

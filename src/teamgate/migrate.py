@@ -49,6 +49,14 @@ async def applied(database: Database) -> frozenset[str]:
         return frozenset(str(revision) for revision in result.scalars())
 
 
+async def downgrade(database: Database, revision: str) -> None:
+    """Undo migrations down to ``revision`` (``-1``: the latest one)."""
+    from alembic import command
+
+    async with database.writer.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(_config(sync), revision))
+
+
 async def upgrade_if_behind(database: Database) -> bool:
     """Apply the pending migrations, if any (whether there were)."""
     if await applied(database) == heads():

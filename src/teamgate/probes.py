@@ -5,13 +5,12 @@ schema; none says more than counts and a reason (see docs/operations.md)."""
 from __future__ import annotations
 
 import asyncio
-from functools import cache
 
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from teamgate import metrics
+from teamgate import metrics, migrate
 from teamgate.context import get_context
 from teamgate.errors import STORAGE_RETRY_AFTER_SECONDS, error_response, is_storage_failure
 from teamgate.http import json_response
@@ -20,17 +19,6 @@ READY_TIMEOUT_SECONDS = 5.0
 UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE
 DATABASE_UNREACHABLE = "The database is unreachable"
 SCHEMA_OUTDATED = "The database schema is not at the latest migration: run `teamgate db upgrade`"
-
-
-@cache
-def migration_heads() -> frozenset[str]:
-    """The head revisions of the migration scripts that ship with this version (read once)."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", "teamgate:migrations")
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 async def healthz(_request: Request) -> Response:
@@ -52,7 +40,7 @@ async def readyz(request: Request) -> Response:
             applied = await _applied_revisions(request)
     except Exception as exc:  # whatever fails, the answer is "not ready", and why
         return _not_ready(SCHEMA_OUTDATED if _no_migration_table(exc) else DATABASE_UNREACHABLE)
-    if applied != migration_heads():
+    if applied != migrate.heads():
         return _not_ready(SCHEMA_OUTDATED)
     return json_response({"status": "ready"})
 
