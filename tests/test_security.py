@@ -6,11 +6,14 @@ support/cheap_teamgate.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +108,29 @@ def test_the_command_hashes_with(
     with contextlib.closing(sqlite3.connect(database)) as conn:
         (stored,) = conn.execute("SELECT password_hash FROM users").fetchone()
     assert extract_parameters(stored) == parameters
+
+
+async def test_hashes_run_at_most_one_per_core_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+    class Counting(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.02)  # long enough for the others to pile up, were they let in
+            with lock:
+                running -= 1
+            return cheap.hash(password)
+
+    monkeypatch.setattr(security, "HASHING_AT_ONCE", 2)
+    monkeypatch.setattr(security, "_hasher", Counting())
+
+    hashes = await asyncio.gather(*(security.hash_password(f"password-{i}") for i in range(12)))
+
+    assert most == 2
+    assert len(set(hashes)) == 12

@@ -44,7 +44,7 @@ class FastLane:
 
     The handler is the very route function that FastAPI serves (and documents) otherwise; only
     the dispatch differs: credential parsing, errors and headers behave the same. Measured by
-    ``bench/team_data.py``.
+    ``bench/run.py``.
     """
 
     def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], Handler]) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import secrets
+import weakref
 
+import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -47,8 +51,23 @@ def password_problem(password: object) -> str | None:
     return None
 
 
+# At most one hash per core at a time: each takes tens of MB and a core for tens of ms, so a
+# burst of logins or acceptances queues here instead of exhausting memory and stalling all.
+HASHING_AT_ONCE = os.cpu_count() or 1
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hashing_slots() -> anyio.CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(HASHING_AT_ONCE)
+    return _limiters[loop]
+
+
 async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
+    return await anyio.to_thread.run_sync(_hasher.hash, password, limiter=_hashing_slots())
 
 
 async def verify_password(stored_hash: str | None, password: object) -> bool:
@@ -61,7 +80,7 @@ async def verify_password(stored_hash: str | None, password: object) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(_verify)
+    return await anyio.to_thread.run_sync(_verify, limiter=_hashing_slots())
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -26,7 +26,11 @@ async def _seed(ctx: AppContext, admin: Member) -> None:
                 for i in range(MEMBERS - 1)
             ],
         )
-        ids = (await conn.execute(select(users.c.id).where(users.c.email.like("m%")))).scalars()
+        ids = (
+            await conn.execute(
+                select(users.c.id).where(users.c.email.like("m%")).order_by(users.c.email)
+            )
+        ).scalars()
         await conn.execute(
             insert(memberships),
             [

@@ -66,6 +66,8 @@ _INVITATION_JSON = {
         'deliveryError', o.last_error)""",
 }
 _JOIN = {"postgresql": "string_agg(t.doc, ',' ORDER BY t.id)", "sqlite": "group_concat(t.doc, ',')"}
+# The order names the account first, so that the (account, id) index serves it even in the
+# generic plan PostgreSQL settles on for a prepared statement (which cannot see the account).
 # Each entry's own rows by their indexes, one at a time (a subquery per row, or a LATERAL
 # one): a planner left to join a slice with whole tables may hash all of them on every slice.
 _OUTBOX_OF_INVITATION = {
@@ -78,11 +80,13 @@ _SLICE_OF = {
     "members": """SELECT {join}, max(t.id), count(*) FROM (
           SELECT m.id, (SELECT {doc} FROM users u WHERE u.id = m.user_id) AS doc
           FROM memberships m
-          WHERE m.account_id = {account} AND m.id > :after_member ORDER BY m.id LIMIT {size}
+          WHERE m.account_id = {account} AND m.id > :after_member
+          ORDER BY m.account_id, m.id LIMIT {size}
         ) t""",
     "invitations": """SELECT {join}, max(t.id), count(*) FROM (
           SELECT i.id, {doc} AS doc FROM invitations i {outbox}
-          WHERE i.account_id = {account} AND i.id > :after_invitation ORDER BY i.id LIMIT {size}
+          WHERE i.account_id = {account} AND i.id > :after_invitation
+          ORDER BY i.account_id, i.id LIMIT {size}
         ) t""",
 }
 _CALLER = {
@@ -372,7 +376,9 @@ async def page(
         members = members.add_columns(
             null().label("delivery_status"), null().label("delivery_error")
         )
-        rows = await conn.execute(members.order_by(member_order).limit(limit))
+        rows = await conn.execute(
+            members.order_by(memberships.c.account_id, member_order).limit(limit)
+        )
         found = [Entry(*row) for row in rows]
         after = None
     if len(found) < limit:
@@ -386,7 +392,9 @@ async def page(
         ).add_columns(
             case((status == "sending", literal("queued")), else_=status), outbox.c.last_error
         )
-        rows = await conn.execute(pending.order_by(invitations.c.id).limit(limit - len(found)))
+        rows = await conn.execute(
+            pending.order_by(invitations.c.account_id, invitations.c.id).limit(limit - len(found))
+        )
         found += [Entry(*row) for row in rows]
     return found
 
