@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import ipaddress
 import re
 import secrets
 import ssl
@@ -23,10 +22,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from teamgate.accounts.service import create_account
 from teamgate.db import Database
@@ -34,6 +29,7 @@ from tests.support import PASSWORD
 from tests.support.backends import pg_dsn
 
 NGINX = "/usr/sbin/nginx"
+OPENSSL = "/usr/bin/openssl"
 SHIPPED_CONFIG = Path(__file__).parents[2] / "deploy" / "nginx.conf"
 REDIS_URL = "redis://127.0.0.1:6379"
 PUBLIC_NAME = "teams.example.com"  # the shipped server_name, kept: the certificate names it too
@@ -60,65 +56,81 @@ def render(text: str, replacements: dict[str, tuple[str, int]]) -> str:
     return text
 
 
+# `openssl ca` because it is the one OpenSSL 3.0 command that sets a certificate's start date
+# (`req -x509` and `x509` start it now): the validity begins an hour back, for skewed clocks.
+CA_CONFIG = """
+[req]
+distinguished_name = req_dn
+string_mask = utf8only
+utf8 = yes
+[req_dn]
+[ca]
+default_ca = test_ca
+[test_ca]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = policy_cn
+email_in_dn = no
+string_mask = utf8only
+[policy_cn]
+commonName = supplied
+[ca_ext]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, digitalSignature, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = none
+[server_ext]
+subjectAltName = DNS:{public_name}, IP:127.0.0.1
+basicConstraints = critical, CA:FALSE
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def openssl(work: Path, *args: str) -> None:
+    """``openssl args`` in ``work``, failing with what it said if it fails."""
+    try:
+        subprocess.run(
+            [OPENSSL, *args], cwd=work, check=True, capture_output=True, text=True, timeout=60
+        )
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"openssl {args[0]} failed:\n{error.stderr}") from error
+
+
+def new_key(work: Path, key_file: Path, common_name: str, request: str) -> None:
+    """A new EC P-256 key in ``key_file`` (0600) and, in ``work``/``request``, a certificate
+    request signed with it for the subject CN=``common_name``."""
+    curve = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    openssl(work, "genpkey", *curve, "-out", str(key_file))
+    key_file.chmod(0o600)
+    subject = f"/CN={common_name}"
+    openssl(work, "req", "-config", "openssl.cnf", "-new", "-key", str(key_file), "-subj", subject,
+            "-out", request)  # fmt: skip
+
+
 def make_certificate(directory: Path) -> tuple[Path, Path, Path]:
     """A private CA and a certificate it signs for the public name and 127.0.0.1:
-    (CA file, certificate, key)."""
+    (CA file, certificate, key). Both EC P-256 and SHA-256, valid from an hour ago for a day;
+    the CA's key and bookkeeping stay in ``directory``/ca."""
     now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    signs_certificates = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-        encipher_only=False, decipher_only=False,
-    )  # fmt: skip
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "teamgate test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(signs_certificates, critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PUBLIC_NAME)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(PUBLIC_NAME), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    dates = ["-startdate", f"{start:%y%m%d%H%M%SZ}", "-enddate", f"{end:%y%m%d%H%M%SZ}"]
+    work = directory / "ca"
+    work.mkdir(mode=0o700)
+    (work / "openssl.cnf").write_text(CA_CONFIG.format(public_name=PUBLIC_NAME))
+    (work / "index.txt").write_text("")
     ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)
+    ca_key = work / "ca-key.pem"
+    new_key(work, ca_key, "teamgate test CA", "ca.csr")
+    new_key(work, key_file, PUBLIC_NAME, "cert.csr")
+    ca = ["ca", "-config", "openssl.cnf", "-batch", "-notext", "-rand_serial", *dates]
+    ca += ["-keyfile", str(ca_key)]
+    openssl(work, *ca, "-selfsign", "-extensions", "ca_ext", "-in", "ca.csr", "-out", str(ca_file))
+    openssl(work, *ca, "-cert", str(ca_file), "-extensions", "server_ext", "-in", "cert.csr",
+            "-out", str(cert_file))  # fmt: skip
     return ca_file, cert_file, key_file
 
 

@@ -17,6 +17,7 @@ import datetime
 import email.policy
 import socket
 import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from teamgate.config import Settings
 
 HOST = "127.0.0.1"
+OPENSSL = "/usr/bin/openssl"
 NO_SUCH_USER = (550, "5.1.1 No such user")
 TRY_AGAIN_LATER = (451, "4.3.0 Try again later")
 TlsMode = Literal["starttls", "tls"]
@@ -207,41 +209,60 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
+# `openssl ca` because it is the one OpenSSL 3.0 command that sets a certificate's start date
+# (`req -x509` and `x509` start it now); it signs with the request's own key (-selfsign).
+_OPENSSL_CONFIG = f"""
+[req]
+distinguished_name = req_dn
+string_mask = utf8only
+utf8 = yes
+[req_dn]
+[ca]
+default_ca = self_signed
+[self_signed]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = policy_cn
+email_in_dn = no
+string_mask = utf8only
+[policy_cn]
+commonName = supplied
+[server_ext]
+subjectAltName = IP:{HOST}
+subjectKeyIdentifier = none
+authorityKeyIdentifier = none
+"""
+
+
+def _openssl(directory: Path, *args: str) -> None:
+    """``openssl args`` in ``directory``, failing with what it said if it fails."""
+    try:
+        subprocess.run(
+            [OPENSSL, *args], cwd=directory, check=True, capture_output=True, text=True, timeout=60
+        )
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"openssl {args[0]} failed:\n{error.stderr}") from error
+
+
 def _self_signed(directory: Path) -> ssl.SSLContext:
-    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1 (EC P-256,
+    SHA-256, valid from five minutes ago for a day), made in ``directory``."""
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    (directory / "openssl.cnf").write_text(_OPENSSL_CONFIG)
+    (directory / "index.txt").write_text("")
+    curve = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    _openssl(directory, "genpkey", *curve, "-out", str(key_file))
+    key_file.chmod(0o600)
+    _openssl(directory, "req", "-config", "openssl.cnf", "-new", "-key", str(key_file),
+             "-subj", f"/CN={HOST}", "-out", "cert.csr")  # fmt: skip
+    _openssl(directory, "ca", "-config", "openssl.cnf", "-batch", "-notext", "-rand_serial",
+             "-startdate", f"{start:%y%m%d%H%M%SZ}", "-enddate", f"{end:%y%m%d%H%M%SZ}",
+             "-selfsign", "-keyfile", str(key_file), "-extensions", "server_ext",
+             "-in", "cert.csr", "-out", str(cert_file))  # fmt: skip
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context

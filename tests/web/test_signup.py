@@ -63,7 +63,7 @@ async def test_signup_page_with_an_invalid_code(
         {"signupInvitationCode": "garbage", "signupEmailId": "bob@acme.com"},
         {"signupInvitationCode": jwt.encode(real, OTHER_KEY, algorithm="HS256")},
         # alg "none" takes no key, though PyJWT types it as required
-        {"signupInvitationCode": jwt.encode(real, None, algorithm="none")},  # type: ignore[arg-type]
+        {"signupInvitationCode": jwt.encode(real, None, algorithm="none")},  # type: ignore[arg-type, unused-ignore]
         {},
     ]:
         page = await client.get("/signup", params=params)
