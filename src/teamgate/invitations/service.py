@@ -11,6 +11,7 @@ from teamgate import inputs, metrics, unit
 from teamgate.accounts import policy as policies
 from teamgate.accounts import repository as accounts
 from teamgate.accounts.policy import Policy, Seats
+from teamgate.auth import repository as credentials
 from teamgate.auth.caller import Credential
 from teamgate.auth.service import BAD_LOGIN, NewSession, start_session
 from teamgate.context import AppContext
@@ -134,11 +135,17 @@ async def invite(
     ``resending``: the invitation must still be pending (see ``resend``).
 
     The per-account budget is reserved before the transaction (its storage may be remote) and
-    given back unless the invitation is made; over budget, the 429 comes after every other check.
+    given back unless the invitation is made (a refused caller's too); over budget, the 429
+    comes after every other check.
     """
     limits = ctx.limits
-    async with unit.reading(ctx.db, cred, Action.INVITE) as view:
-        account_id = view.caller.account_id
+    account_id = (
+        cred.account_id
+        if cred.kind == "operator"
+        else await credentials.account_of(ctx.db, cred.kind, cred.token_hash, now())
+    )
+    if account_id is None:
+        raise Unauthorized()
     budget = await limits.reserve(limits.invite_per_account, "invite-account", str(account_id))
     try:
         async with unit.acting(ctx.db, cred, Action.INVITE) as tx:

@@ -9,7 +9,10 @@ refresh); ``page`` serves the team page, a filtered page at a time, for teams of
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +35,7 @@ from sqlalchemy import column as column_from
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from teamgate.auth.repository import ACCOUNT_OF
 from teamgate.db import Database
 from teamgate.models import invitations, memberships, outbox, users
 
@@ -42,6 +46,8 @@ from teamgate.models import invitations, memberships, outbox, users
 # objects joined by commas, with the id of its last entry and how many it holds.
 SLICE = 1000  # the first slice of each kind (SQLite reads it on the event loop)
 NEXT_SLICE_SIZE = 5000  # the next ones (read off the loop)
+SLICES_AT_ONCE = 2  # read side by side: the database's work for a big team spreads over cores
+MAX_ID = 2**31 - 1  # ids are 32-bit
 _MEMBER_JSON = {
     "postgresql": """'{"id":' || u.id || ',"login":' || to_json(u.email) || ',"name":'
         || to_json(u.name) || ',"role":' || to_json(m.role) || '}'""",
@@ -66,8 +72,11 @@ _INVITATION_JSON = {
         'deliveryError', o.last_error)""",
 }
 _JOIN = {"postgresql": "string_agg(t.doc, ',' ORDER BY t.id)", "sqlite": "group_concat(t.doc, ',')"}
-# The order names the account first, so that the (account, id) index serves it even in the
-# generic plan PostgreSQL settles on for a prepared statement (which cannot see the account).
+# A slice is the rows after a place in the (account, id) order, up to the end of the account,
+# written as a range of that order rather than "this account, ids above": PostgreSQL's generic
+# plan for a prepared statement cannot see which account, and given an equality it may walk
+# the primary key in id order through every account's rows; a range of (account, id) pairs
+# only the (account, id) index serves.
 # Each entry's own rows by their indexes, one at a time (a subquery per row, or a LATERAL
 # one): a planner left to join a slice with whole tables may hash all of them on every slice.
 _OUTBOX_OF_INVITATION = {
@@ -79,41 +88,51 @@ _OUTBOX_OF_INVITATION = {
 _SLICE_OF = {
     "members": """SELECT {join}, max(t.id), count(*) FROM (
           SELECT m.id, (SELECT {doc} FROM users u WHERE u.id = m.user_id) AS doc
-          FROM memberships m
-          WHERE m.account_id = {account} AND m.id > :after_member
-          ORDER BY m.account_id, m.id LIMIT {size}
+          FROM memberships m WHERE {where} ORDER BY m.account_id, m.id {limit}
         ) t""",
     "invitations": """SELECT {join}, max(t.id), count(*) FROM (
           SELECT i.id, {doc} AS doc FROM invitations i {outbox}
-          WHERE i.account_id = {account} AND i.id > :after_invitation
-          ORDER BY i.account_id, i.id LIMIT {size}
+          WHERE {where} ORDER BY i.account_id, i.id {limit}
         ) t""",
 }
-_CALLER = {
-    "api_key": """
-        SELECT m.account_id FROM api_keys k
-        JOIN memberships m ON m.account_id = k.account_id AND m.user_id = k.user_id
-        WHERE k.key_hash = :token
-    """,
-    "session": """
-        SELECT m.account_id FROM sessions s
-        JOIN memberships m ON m.account_id = s.account_id AND m.user_id = s.user_id
-        WHERE s.id_hash = :token AND s.expires_at > :now
-    """,
+_TABLE = {"members": "memberships m", "invitations": "invitations i"}
+_ALIAS = {"members": "m", "invitations": "i"}
+# The rows of an account after a place in (account, id) order: the first slice's (up to SLICE
+# of them), and the bounds of the next ones.
+_AFTER = {
+    "postgresql": "({a}.account_id, {a}.id) > ({account}, {after}) AND {a}.account_id <= {account}",
+    "sqlite": "{a}.account_id = {account} AND {a}.id > {after}",
 }
+# The next slices: a range of ids, ``(:after, :upto]``, ended by NEXT_BOUND.
+_RANGE = {
+    "postgresql": "({a}.account_id, {a}.id) > (:account, :after)"
+    " AND ({a}.account_id, {a}.id) <= (:account, :upto)",
+    "sqlite": "{a}.account_id = :account AND {a}.id > :after AND {a}.id <= :upto",
+}
+# Where the next range ends: the id NEXT_SLICE_SIZE rows on (an index walk, no row read).
+_NEXT_BOUND = """SELECT {a}.id FROM {table} WHERE {after}
+    ORDER BY {a}.account_id, {a}.id LIMIT 1 OFFSET :skip"""
 
 
 CALLERS_ACCOUNT = "(SELECT account_id FROM c)"
 
 
-def _slice(dialect: str, kind: str, account: str, size: int = SLICE) -> str:
-    doc = (_MEMBER_JSON if kind == "members" else _INVITATION_JSON)[dialect]
+def _slice(dialect: str, kind: str, account: str | None) -> str:
+    """The first slice of ``kind`` (of ``account``, an SQL expression), or with ``account``
+    None a range of it."""
+    alias = _ALIAS[kind]
+    if account is None:
+        where, limit = _RANGE[dialect].format(a=alias), ""
+    else:
+        after = f":after_{kind.removesuffix('s')}"
+        where = _AFTER[dialect].format(a=alias, account=account, after=after)
+        limit = f"LIMIT {SLICE}"
     return _SLICE_OF[kind].format(
         join=_JOIN[dialect],
-        doc=doc,
+        doc=(_MEMBER_JSON if kind == "members" else _INVITATION_JSON)[dialect],
         outbox=_OUTBOX_OF_INVITATION[dialect],
-        account=account,
-        size=size,
+        where=where,
+        limit=limit,
     )
 
 
@@ -125,10 +144,19 @@ FIRST_SLICES = {
         f"({_slice(dialect, 'invitations', CALLERS_ACCOUNT)}) inv"
     )
     for dialect in _JOIN
-    for kind, caller in _CALLER.items()
+    for kind, caller in ACCOUNT_OF.items()
 }
-NEXT_SLICE = {
-    (dialect, kind): _slice(dialect, kind, ":account", NEXT_SLICE_SIZE)
+RANGE_SLICE = {
+    (dialect, kind): _slice(dialect, kind, None)
+    for dialect in _JOIN
+    for kind in ("members", "invitations")
+}
+NEXT_BOUND = {
+    (dialect, kind): _NEXT_BOUND.format(
+        a=_ALIAS[kind],
+        table=_TABLE[kind],
+        after=_AFTER[dialect].format(a=_ALIAS[kind], account=":account", after=":after"),
+    )
     for dialect in _JOIN
     for kind in ("members", "invitations")
 }
@@ -139,12 +167,11 @@ class Slice:
     json: str | None  # the entries' objects, joined by commas; None when there are none
     last: int | None  # the id of the last one
     size: int
-    capacity: int = SLICE
 
     @property
     def full(self) -> bool:
         """There may be more after it."""
-        return self.size == self.capacity
+        return self.size == SLICE
 
 
 async def team_json_for(
@@ -176,25 +203,48 @@ async def _streamed(
     """``[`` members, slice by slice, then invitations ``]``."""
     separator = b"["
     for kind, first in (("members", members), ("invitations", invitations)):
-        part = first
-        while True:
-            if part.json:
-                yield separator + part.json.encode()
+        async with aclosing(_slices(db, kind, account_id, at, first)) as slices:
+            async for part in slices:
+                yield separator + part.encode()
                 separator = b","
-            if not part.full:
-                break
-            row = await db.raw.fetchrow_off_loop(
-                NEXT_SLICE[db.dialect, kind],
-                {
-                    "account": account_id,
-                    "now": at,
-                    "after_member": part.last if kind == "members" else 0,
-                    "after_invitation": part.last if kind == "invitations" else 0,
-                },
-            )
-            assert row is not None  # an aggregate always answers one row
-            part = Slice(row[0], row[1], row[2], NEXT_SLICE_SIZE)
     yield b"]"
+
+
+async def _slices(
+    db: Database, kind: str, account_id: int, at: int, first: Slice
+) -> AsyncGenerator[str]:
+    """The entries of ``kind``: its first slice, then the rest in ranges of NEXT_SLICE_SIZE,
+    read SLICES_AT_ONCE at a time (each on a connection, or in a thread, of its own), in
+    order."""
+    if first.json:
+        yield first.json
+    if not first.full or first.last is None:
+        return
+    reading: deque[asyncio.Future[tuple[Any, ...] | None]] = deque()
+    after: int | None = first.last
+    try:
+        while after is not None:
+            # The bound is a short index walk (on the event loop, on SQLite); the range's rows
+            # and their JSON are read off it, SLICES_AT_ONCE ranges side by side.
+            where = {"account": account_id, "after": after, "skip": NEXT_SLICE_SIZE - 1}
+            bound = await db.raw.fetchrow(NEXT_BOUND[db.dialect, kind], where)
+            upto = bound[0] if bound is not None else MAX_ID
+            params = {"account": account_id, "after": after, "upto": upto, "now": at}
+            sql = RANGE_SLICE[db.dialect, kind]
+            reading.append(asyncio.ensure_future(db.raw.fetchrow_off_loop(sql, params)))
+            after = bound[0] if bound is not None else None
+            if len(reading) == SLICES_AT_ONCE and (text := _json_of(await reading.popleft())):
+                yield text
+        while reading:
+            if text := _json_of(await reading.popleft()):
+                yield text
+    finally:
+        for task in reading:  # the client went away: read no further
+            task.cancel()
+
+
+def _json_of(row: tuple[Any, ...] | None) -> str | None:
+    return row[0] if row is not None else None
 
 
 MEMBER, INVITATION = 0, 1  # the two kinds of entry, members first
