@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # web/docs.py serves /docs and /redoc without a CDN
         redoc_url=None,
+        # teamgate's signals are its own (/metrics, the access log): FastAPI's OpenTelemetry
+        # hooks would otherwise look up three providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     errors.install(app)

@@ -79,6 +79,12 @@ _JOIN = {"postgresql": "string_agg(t.doc, ',' ORDER BY t.id)", "sqlite": "group_
 # only the (account, id) index serves.
 # Each entry's own rows by their indexes, one at a time (a subquery per row, or a LATERAL
 # one): a planner left to join a slice with whole tables may hash all of them on every slice.
+# A member's user: SQLite's planner joins by the primary key; PostgreSQL's, left to join a
+# slice to users, may hash the whole table, so it reads each user by a subquery of its own.
+_USER_OF_MEMBER = {
+    "postgresql": ("(SELECT {doc} FROM users u WHERE u.id = m.user_id)", ""),
+    "sqlite": ("{doc}", "JOIN users u ON u.id = m.user_id"),
+}
 _OUTBOX_OF_INVITATION = {
     "postgresql": """LEFT JOIN LATERAL (
           SELECT status, last_error FROM outbox WHERE invitation_jti = i.jti LIMIT 1
@@ -87,8 +93,8 @@ _OUTBOX_OF_INVITATION = {
 }
 _SLICE_OF = {
     "members": """SELECT {join}, max(t.id), count(*) FROM (
-          SELECT m.id, (SELECT {doc} FROM users u WHERE u.id = m.user_id) AS doc
-          FROM memberships m WHERE {where} ORDER BY m.account_id, m.id {limit}
+          SELECT m.id, {member_doc} AS doc FROM memberships m {user_join}
+          WHERE {where} ORDER BY m.account_id, m.id {limit}
         ) t""",
     "invitations": """SELECT {join}, max(t.id), count(*) FROM (
           SELECT i.id, {doc} AS doc FROM invitations i {outbox}
@@ -127,9 +133,12 @@ def _slice(dialect: str, kind: str, account: str | None) -> str:
         after = f":after_{kind.removesuffix('s')}"
         where = _AFTER[dialect].format(a=alias, account=account, after=after)
         limit = f"LIMIT {SLICE}"
+    member_doc, user_join = _USER_OF_MEMBER[dialect]
     return _SLICE_OF[kind].format(
         join=_JOIN[dialect],
-        doc=(_MEMBER_JSON if kind == "members" else _INVITATION_JSON)[dialect],
+        member_doc=member_doc.format(doc=_MEMBER_JSON[dialect]),
+        user_join=user_join,
+        doc=_INVITATION_JSON[dialect],
         outbox=_OUTBOX_OF_INVITATION[dialect],
         where=where,
         limit=limit,
