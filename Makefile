@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install chromium nginx run test lint format clean
+.PHONY: install chromium nginx wrk run test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,7 +34,13 @@ nginx:
 	    nginx >/dev/null && \
 	  if [ -s /run/nginx.pid ]; then /usr/sbin/nginx -s quit; fi; }
 
-test: install chromium nginx
+# bench/run.py loads the server with Debian's wrk (tests/test_bench.py runs it as a smoke test).
+wrk:
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the benchmark"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+
+test: install chromium nginx wrk
 	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term:skip-covered
 
 lint: install
