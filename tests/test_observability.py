@@ -9,8 +9,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,7 +34,7 @@ from tests.support import PASSWORD, PUBLIC_ORIGIN
 from tests.support.api import assert_error, call
 from tests.support.backends import migrate_database
 from tests.support.invitations import accept, code_of, invite
-from tests.support.servers import SERVER_SECRET, free_port, start_server
+from tests.support.servers import start_server
 from tests.support.sessions import login
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -370,26 +368,6 @@ async def test_access_log_is_one_json_line_per_request_without_secrets(
         assert secret not in output
 
 
-def _serve(database_url: str, data_dir: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "TEAMGATE_DATABASE_URL": database_url,
-        "TEAMGATE_DATA_DIR": str(data_dir),
-        "TEAMGATE_SECRET_KEY": SERVER_SECRET,
-        "TEAMGATE_PUBLIC_URL": origin,
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = (data_dir / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "teamgate", "serve", "--port", str(port), *args],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    log.close()
-    return proc, origin
-
-
 def _workers(pid: int) -> list[int]:
     """The worker processes uvicorn spawned (not, say, multiprocessing's resource tracker)."""
     found: list[int] = []
@@ -430,20 +408,14 @@ def _counted_by(directory: Path, pid: int, route: str) -> float:
 @pytest.fixture
 def two_workers(sqlite_database: str, tmp_path: Path) -> Iterator[tuple[str, list[int], Path]]:
     """`teamgate serve --workers 2`, ready: (its origin, its workers' pids, its metrics dir)."""
-    proc, origin = _serve(sqlite_database, tmp_path, "--workers", "2")
+    server = start_server(sqlite_database, tmp_path, args=("--workers", "2"))
+    proc, origin = server.proc, server.origin
     directory: Path | None = None
     try:
         deadline = time.monotonic() + 60
-        while True:
+        while len(workers := _workers(proc.pid)) < 2:  # ready once one of them answers
             assert proc.poll() is None, "server exited during start-up"
-            workers = _workers(proc.pid)
-            try:
-                ready = httpx.get(f"{origin}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                ready = False
-            if ready and len(workers) >= 2:
-                break
-            assert time.monotonic() < deadline, "server did not start"
+            assert time.monotonic() < deadline, "the second worker did not start"
             time.sleep(0.1)
         directory = _metrics_dir(workers[0])
         assert {_metrics_dir(pid) for pid in workers} == {directory}

@@ -27,9 +27,9 @@ from teamgate.accounts.service import create_account
 from teamgate.db import Database
 from tests.support import PASSWORD
 from tests.support.backends import pg_dsn
+from tests.support.tls import openssl
 
 NGINX = "/usr/sbin/nginx"
-OPENSSL = "/usr/bin/openssl"
 SHIPPED_CONFIG = Path(__file__).parents[2] / "deploy" / "nginx.conf"
 REDIS_URL = "redis://127.0.0.1:6379"
 PUBLIC_NAME = "teams.example.com"  # the shipped server_name, kept: the certificate names it too
@@ -88,16 +88,6 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 """
-
-
-def openssl(work: Path, *args: str) -> None:
-    """``openssl args`` in ``work``, failing with what it said if it fails."""
-    try:
-        subprocess.run(
-            [OPENSSL, *args], cwd=work, check=True, capture_output=True, text=True, timeout=60
-        )
-    except subprocess.CalledProcessError as error:
-        raise RuntimeError(f"openssl {args[0]} failed:\n{error.stderr}") from error
 
 
 def new_key(work: Path, key_file: Path, common_name: str, request: str) -> None:

@@ -86,9 +86,13 @@ class Server:
 
 
 def start_server(
-    database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Server:
-    """A `teamgate serve` process, as users start it, whose output goes to a file we can read."""
+    """A `teamgate serve` process (with ``args``), as users start it, once it is ready; its
+    output goes to a file we can read."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     env = {
@@ -99,10 +103,11 @@ def start_server(
         "TEAMGATE_PUBLIC_URL": origin,
         **(extra_env or {}),
     }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # `serve --workers` makes its own
     log = data_dir / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "teamgate", "serve", "--port", str(port)],
+            [sys.executable, "-m", "teamgate", "serve", "--port", str(port), *args],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(origin, port, proc, log)

@@ -17,7 +17,6 @@ import datetime
 import email.policy
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -33,9 +32,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from teamgate.config import Settings
+from tests.support.tls import openssl
 
 HOST = "127.0.0.1"
-OPENSSL = "/usr/bin/openssl"
 NO_SUCH_USER = (550, "5.1.1 No such user")
 TRY_AGAIN_LATER = (451, "4.3.0 Try again later")
 TlsMode = Literal["starttls", "tls"]
@@ -236,16 +235,6 @@ authorityKeyIdentifier = none
 """
 
 
-def _openssl(directory: Path, *args: str) -> None:
-    """``openssl args`` in ``directory``, failing with what it said if it fails."""
-    try:
-        subprocess.run(
-            [OPENSSL, *args], cwd=directory, check=True, capture_output=True, text=True, timeout=60
-        )
-    except subprocess.CalledProcessError as error:
-        raise RuntimeError(f"openssl {args[0]} failed:\n{error.stderr}") from error
-
-
 def _self_signed(directory: Path) -> ssl.SSLContext:
     """A server TLS context with a fresh self-signed certificate for 127.0.0.1 (EC P-256,
     SHA-256, valid from five minutes ago for a day), made in ``directory``."""
@@ -255,11 +244,11 @@ def _self_signed(directory: Path) -> ssl.SSLContext:
     (directory / "openssl.cnf").write_text(_OPENSSL_CONFIG)
     (directory / "index.txt").write_text("")
     curve = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    _openssl(directory, "genpkey", *curve, "-out", str(key_file))
+    openssl(directory, "genpkey", *curve, "-out", str(key_file))
     key_file.chmod(0o600)
-    _openssl(directory, "req", "-config", "openssl.cnf", "-new", "-key", str(key_file),
+    openssl(directory, "req", "-config", "openssl.cnf", "-new", "-key", str(key_file),
              "-subj", f"/CN={HOST}", "-out", "cert.csr")  # fmt: skip
-    _openssl(directory, "ca", "-config", "openssl.cnf", "-batch", "-notext", "-rand_serial",
+    openssl(directory, "ca", "-config", "openssl.cnf", "-batch", "-notext", "-rand_serial",
              "-startdate", f"{start:%y%m%d%H%M%SZ}", "-enddate", f"{end:%y%m%d%H%M%SZ}",
              "-selfsign", "-keyfile", str(key_file), "-extensions", "server_ext",
              "-in", "cert.csr", "-out", str(cert_file))  # fmt: skip
