@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from teamgate import metrics, migrate
 from teamgate.context import get_context
-from teamgate.errors import STORAGE_RETRY_AFTER_SECONDS, error_response, is_storage_failure
+from teamgate.errors import STORAGE_RETRY_AFTER_SECONDS, error_response
 from teamgate.http import json_response
 
 READY_TIMEOUT_SECONDS = 5.0
-UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE
 DATABASE_UNREACHABLE = "The database is unreachable"
 SCHEMA_OUTDATED = "The database schema is not at the latest migration: run `teamgate db upgrade`"
 
@@ -26,35 +24,17 @@ async def healthz(_request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
-async def _applied_revisions(request: Request) -> frozenset[str]:
-    async with get_context(request).db.read() as conn:
-        result = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
-        return frozenset(str(revision) for revision in result.scalars())
-
-
 async def readyz(request: Request) -> Response:
     """200 when the database answers and its schema is the one this version expects; 503 with
     the reason otherwise."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            applied = await _applied_revisions(request)
-    except Exception as exc:  # whatever fails, the answer is "not ready", and why
-        return _not_ready(SCHEMA_OUTDATED if _no_migration_table(exc) else DATABASE_UNREACHABLE)
-    if applied != migrate.heads():
+            applied = await migrate.applied(get_context(request).db)
+    except Exception:  # whatever fails, the answer is "not ready", and why
+        return _not_ready(DATABASE_UNREACHABLE)
+    if applied != migrate.heads():  # behind, or never migrated (no revision at all)
         return _not_ready(SCHEMA_OUTDATED)
     return json_response({"status": "ready"})
-
-
-def _no_migration_table(exc: Exception) -> bool:
-    """A database that answers but was never migrated: no ``alembic_version`` table."""
-    if not isinstance(exc, DBAPIError) or is_storage_failure(exc):
-        return False
-    causes = [exc.orig, exc.orig.__cause__ if exc.orig is not None else None]
-    return any(
-        getattr(cause, "sqlstate", None) == UNDEFINED_TABLE or "no such table" in str(cause)
-        for cause in causes
-        if cause is not None
-    )
 
 
 def _not_ready(reason: str) -> Response:
