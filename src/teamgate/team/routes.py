@@ -79,7 +79,7 @@ async def get_team_page(request: Request, cred: CredentialDep) -> Response:
         get_context(request).db,
         cred,
         service.PageRequest(
-            limit=service.page_limit(data.get("limit")),
+            limit=history.limit(data.get("limit")),
             after=service.page_cursor(data.get("cursor")),
             search=service.page_search(data.get("search")),
             role=service.page_role(data.get("role")),

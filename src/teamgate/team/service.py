@@ -17,7 +17,7 @@ from teamgate.errors import AppError, Unauthorized
 from teamgate.inputs import Parsed, Refusal, valid
 from teamgate.invitations import repository as invitations
 from teamgate.roles import Action, Role, permits
-from teamgate.team import listing
+from teamgate.team import history, listing
 from teamgate.team import repository as repo
 from teamgate.team.listing import Entry, Filter
 from teamgate.users import repository as users
@@ -120,19 +120,15 @@ async def team_view(
     )
 
 
-PAGE_LIMIT_DEFAULT = 100
-PAGE_LIMIT_MAX = 500
-BAD_PAGE_LIMIT = f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}"
-BAD_PAGE_CURSOR = "cursor must be a nextCursor this endpoint gave"
-BAD_SEARCH = "search must be a string of at most 320 characters, without control characters"
 BAD_ROLE_FILTER = "role must be the name of one of the account's roles"
 
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """getTeamPage's input, parsed (see ``page_limit``, ``page_cursor``, ``page_search``)."""
+    """getTeamPage's input, parsed (``history.limit``, ``page_cursor``, ``page_search``,
+    ``page_role``): its limit and cursor read as getAuditLogs's do."""
 
-    limit: Parsed[int] = PAGE_LIMIT_DEFAULT
+    limit: Parsed[int] = history.DEFAULT_LIMIT
     after: Parsed[tuple[int, int] | None] = None
     search: Parsed[str | None] = None
     role: Parsed[str | None] = None
@@ -144,14 +140,6 @@ class Page:
     next_cursor: str | None  # None on the last page
 
 
-def page_limit(value: object) -> Parsed[int]:
-    if value is None:
-        return PAGE_LIMIT_DEFAULT
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= PAGE_LIMIT_MAX:
-        return Refusal(BAD_PAGE_LIMIT)
-    return value
-
-
 def page_cursor(value: object) -> Parsed[tuple[int, int] | None]:
     """A ``nextCursor``: ``<kind>-<id>`` of the previous page's last entry."""
     if value is None:
@@ -159,17 +147,14 @@ def page_cursor(value: object) -> Parsed[tuple[int, int] | None]:
     if isinstance(value, str):
         kind, _, last = value.partition("-")
         if kind in ("0", "1") and last.isascii() and last.isdigit() and len(last) <= 10:
-            return (int(kind), int(last)) if int(last) <= MAX_ID else Refusal(BAD_PAGE_CURSOR)
-    return Refusal(BAD_PAGE_CURSOR)
+            return (int(kind), int(last)) if int(last) <= MAX_ID else Refusal(history.BAD_CURSOR)
+    return Refusal(history.BAD_CURSOR)
 
 
 def page_search(value: object) -> Parsed[str | None]:
-    """The start of an email or a name, at most 320 characters, without control characters."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 320 or any(c < " " or c == "\x7f" for c in value):
-        return Refusal(BAD_SEARCH)
-    return value.strip().lower() or None
+    """The start of an email or a name: text as getAuditLogs's filters take it, in lower case."""
+    found = history.text(value, "search")
+    return found.lower() if isinstance(found, str) else found
 
 
 def page_role(value: object) -> Parsed[str | None]:
