@@ -25,7 +25,7 @@ import pytest
 
 from teamgate.accounts.service import create_account
 from teamgate.db import Database
-from tests.support import PASSWORD
+from tests.support import PASSWORD, tls
 from tests.support.backends import pg_dsn
 from tests.support.tls import openssl
 
@@ -56,27 +56,10 @@ def render(text: str, replacements: dict[str, tuple[str, int]]) -> str:
     return text
 
 
-# `openssl ca` because it is the one OpenSSL 3.0 command that sets a certificate's start date
-# (`req -x509` and `x509` start it now): the validity begins an hour back, for skewed clocks.
-CA_CONFIG = """
-[req]
-distinguished_name = req_dn
-string_mask = utf8only
-utf8 = yes
-[req_dn]
-[ca]
-default_ca = test_ca
-[test_ca]
-database = index.txt
-new_certs_dir = .
-serial = serial
-default_md = sha256
-policy = policy_cn
-email_in_dn = no
-string_mask = utf8only
-[policy_cn]
-commonName = supplied
-[ca_ext]
+# The validity begins an hour back, for skewed clocks (see tls.CA_CONFIG).
+CA_CONFIG = (
+    tls.CA_CONFIG
+    + """[ca_ext]
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, digitalSignature, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
@@ -88,6 +71,7 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 """
+)
 
 
 def new_key(work: Path, key_file: Path, common_name: str, request: str) -> None:

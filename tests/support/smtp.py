@@ -32,7 +32,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from teamgate.config import Settings
-from tests.support.tls import openssl
+from tests.support.tls import CA_CONFIG, openssl
 
 HOST = "127.0.0.1"
 NO_SUCH_USER = (550, "5.1.1 No such user")
@@ -208,31 +208,15 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-# `openssl ca` because it is the one OpenSSL 3.0 command that sets a certificate's start date
-# (`req -x509` and `x509` start it now); it signs with the request's own key (-selfsign).
-_OPENSSL_CONFIG = f"""
-[req]
-distinguished_name = req_dn
-string_mask = utf8only
-utf8 = yes
-[req_dn]
-[ca]
-default_ca = self_signed
-[self_signed]
-database = index.txt
-new_certs_dir = .
-serial = serial
-default_md = sha256
-policy = policy_cn
-email_in_dn = no
-string_mask = utf8only
-[policy_cn]
-commonName = supplied
-[server_ext]
+# A certificate signed with its request's own key (`openssl ca -selfsign`; see tls.CA_CONFIG).
+_OPENSSL_CONFIG = (
+    CA_CONFIG
+    + f"""[server_ext]
 subjectAltName = IP:{HOST}
 subjectKeyIdentifier = none
 authorityKeyIdentifier = none
 """
+)
 
 
 def _self_signed(directory: Path) -> ssl.SSLContext:
